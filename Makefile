@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv if missing and
+# installs the project (editable) with the pinned dependencies; re-running is fast when .venv is
+# current (a stamp file records the installed setup.cfg + constraints).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: demo test test-fast bench scatter freeze clean venv
+
+$(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c .ci/constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m sgkit.demo --out runs/demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -q -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark -q $(PYTEST_ARGS)
+
+# torch-scatter is source-only: a separate, slow (~8 min) build against the installed torch.
+scatter: $(STAMP)
+	$(PY) -m pip install --no-build-isolation --no-cache-dir torch-scatter==2.1.2
+	$(PY) -c "import torch_geometric.typing as t; assert t.WITH_TORCH_SCATTER, 'torch-scatter did not load'; print('torch-scatter OK')"
+
+freeze: $(STAMP)
+	( echo '# Exact versions `make` installs (pip constraints). Regenerate with `make freeze` after changing setup.cfg.'; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v -i '^graphkits' ) > .ci/constraints.txt
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .benchmarks

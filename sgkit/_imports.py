@@ -1,0 +1,75 @@
+"""Detection of optional dependencies, in one place.
+
+Every optional extra the toolkit can use is probed once here and exposed as a ``WITH_*`` flag.
+Code that needs an extra calls :func:`require`, which raises an :class:`ImportError` naming the
+pip extra to install.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+__all__ = [
+    "WITH_DGL",
+    "WITH_FLWR",
+    "WITH_TORCH_SCATTER",
+    "WITH_MONAI",
+    "WITH_NIBABEL",
+    "WITH_SKIMAGE",
+    "WITH_MLXTEND",
+    "WITH_H5PY",
+    "WITH_GRAKEL",
+    "require",
+]
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # pragma: no cover - broken installs
+        return False
+
+
+WITH_DGL: bool = _has("dgl")
+WITH_FLWR: bool = _has("flwr")
+WITH_TORCH_SCATTER: bool = _has("torch_scatter")
+WITH_MONAI: bool = _has("monai")
+WITH_NIBABEL: bool = _has("nibabel")
+WITH_SKIMAGE: bool = _has("skimage")
+WITH_MLXTEND: bool = _has("mlxtend")
+WITH_H5PY: bool = _has("h5py")
+WITH_GRAKEL: bool = _has("grakel")
+
+_EXTRA_OF = {
+    "WITH_DGL": ("dgl", "dgl"),
+    "WITH_FLWR": ("flwr", "flower"),
+    "WITH_TORCH_SCATTER": ("torch_scatter", "scatter"),
+    "WITH_MONAI": ("monai", "test"),
+    "WITH_NIBABEL": ("nibabel", "data"),
+    "WITH_SKIMAGE": ("skimage", "data"),
+    "WITH_MLXTEND": ("mlxtend", "data"),
+    "WITH_H5PY": ("h5py", "data"),
+    "WITH_GRAKEL": ("grakel", "all"),
+}
+
+
+def require(flag: str, what: str | None = None) -> None:
+    """Raise a helpful :class:`ImportError` when an optional dependency is missing.
+
+    Args:
+        flag: name of a ``WITH_*`` flag of this module, e.g. ``"WITH_DGL"``.
+        what: optional description of the feature that needs it (for the message).
+
+    Raises:
+        KeyError: if ``flag`` is not a known flag.
+        ImportError: if the dependency is not installed; the message names the pip extra.
+    """
+    if flag not in _EXTRA_OF:
+        raise KeyError(f"unknown optional-dependency flag {flag!r}; known: {sorted(_EXTRA_OF)}")
+    if globals()[flag]:
+        return
+    module, extra = _EXTRA_OF[flag]
+    feature = f" for {what}" if what else ""
+    raise ImportError(
+        f"the optional dependency {module!r} is needed{feature} but is not installed; "
+        f"install it with: pip install 'graphkits[{extra}]'"
+    )

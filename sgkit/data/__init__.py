@@ -1,0 +1,38 @@
+"""The scene-graph data model: :class:`~torch_geometric.data.HeteroData` graphs and their IO."""
+from .convert import (
+    from_dgl,
+    from_grakel,
+    from_networkx,
+    from_xf,
+    reduce_multi_edges,
+    to_dgl,
+    to_grakel,
+    to_networkx,
+    to_xf,
+)
+from .io import load_sg2im_json, load_vg_sgg_h5, save_sg2im_json
+from .scene_graph import EDGE, NODE, from_triplets, num_objects, num_relations, to_triplets, validate
+from .vocab import Vocabulary
+
+__all__ = [
+    "EDGE",
+    "NODE",
+    "Vocabulary",
+    "from_dgl",
+    "from_grakel",
+    "from_networkx",
+    "from_triplets",
+    "from_xf",
+    "load_sg2im_json",
+    "load_vg_sgg_h5",
+    "num_objects",
+    "num_relations",
+    "reduce_multi_edges",
+    "save_sg2im_json",
+    "to_dgl",
+    "to_grakel",
+    "to_networkx",
+    "to_triplets",
+    "to_xf",
+    "validate",
+]

@@ -1,0 +1,209 @@
+"""Converters between the scene-graph :class:`HeteroData` and other graph libraries' types.
+
+* networkx :class:`~networkx.MultiDiGraph` (lossless: multi-edges and repeated triplets kept);
+* GraKeL :class:`grakel.Graph` (one predicate per ordered pair, see ``multi_edge``);
+* DGL heterograph (optional extra ``dgl``);
+* the ``(X, F)`` matrix form of the published SceneGraphGen code: ``X`` the category of every
+  node, ``F`` an ``N x N`` matrix with ``F[s, o] = predicate + 1`` and 0 meaning "no edge".
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from .scene_graph import EDGE, NODE, from_triplets, num_relations, to_triplets
+
+__all__ = [
+    "to_networkx",
+    "from_networkx",
+    "to_grakel",
+    "from_grakel",
+    "to_dgl",
+    "from_dgl",
+    "to_xf",
+    "from_xf",
+    "reduce_multi_edges",
+]
+
+_MULTI_EDGE = ("error", "first", "last")
+
+
+def to_networkx(data: HeteroData) -> nx.MultiDiGraph:
+    """Scene graph -> networkx ``MultiDiGraph`` with ``label`` on nodes and edges.
+
+    Boxes, when present, are stored as the node attribute ``box`` (a list of 4 floats).
+    """
+    labels, trips = to_triplets(data)
+    g = nx.MultiDiGraph()
+    boxes = data[NODE].box.tolist() if "box" in data[NODE] else None
+    for i, c in enumerate(labels):
+        if boxes is None:
+            g.add_node(i, label=c)
+        else:
+            g.add_node(i, label=c, box=boxes[i])
+    for k, (s, p, o) in enumerate(trips):
+        g.add_edge(s, o, label=p, eid=k)
+    return g
+
+
+def from_networkx(g: nx.Graph) -> HeteroData:
+    """networkx graph (any kind) with integer ``label`` attributes -> scene graph.
+
+    Nodes are renumbered ``0..N-1`` in ``g.nodes`` order. Edges are ordered by their ``eid``
+    attribute when every edge has one (as :func:`to_networkx` writes), else in ``g.edges`` order.
+    """
+    order = {n: i for i, n in enumerate(g.nodes)}
+    labels = []
+    for n, attrs in g.nodes(data=True):
+        if "label" not in attrs:
+            raise ValueError(f"node {n!r}: missing 'label' attribute")
+        labels.append(int(attrs["label"]))
+    edges = list(g.edges(data=True))
+    if edges and all("eid" in a for _, _, a in edges):
+        edges.sort(key=lambda e: e[2]["eid"])
+    trips = []
+    for s, o, attrs in edges:
+        if "label" not in attrs:
+            raise ValueError(f"edge ({s!r}, {o!r}): missing 'label' attribute")
+        trips.append((order[s], int(attrs["label"]), order[o]))
+    boxes = None
+    if len(g) and all("box" in a for _, a in g.nodes(data=True)):
+        boxes = [a["box"] for _, a in g.nodes(data=True)]
+    return from_triplets(labels, trips, boxes=boxes)
+
+
+def reduce_multi_edges(data: HeteroData, multi_edge: str = "error") -> dict[tuple[int, int], int]:
+    """One predicate per ordered pair: ``{(subject, object): predicate}``.
+
+    Args:
+        data: the scene graph.
+        multi_edge: what to do when an ordered pair carries several edges: ``"error"`` raises,
+            ``"first"`` keeps the first edge in edge order, ``"last"`` the last one (what the
+            published SceneGraphGen preprocessing does when it writes its ``N x N`` matrix).
+    """
+    if multi_edge not in _MULTI_EDGE:
+        raise ValueError(f"multi_edge: expected one of {_MULTI_EDGE}, got {multi_edge!r}")
+    out: dict[tuple[int, int], int] = {}
+    for s, p, o in to_triplets(data)[1]:
+        key = (s, o)
+        if key in out:
+            if multi_edge == "error":
+                raise ValueError(
+                    f"relation: ordered pair {key} has several predicates ({out[key]} and {p}); "
+                    "pass multi_edge='first' or 'last' to reduce them"
+                )
+            if multi_edge == "first":
+                continue
+        out[key] = p
+    return out
+
+
+def to_xf(data: HeteroData, multi_edge: str = "error") -> tuple[Tensor, Tensor]:
+    """Scene graph -> ``(X, F)``: categories ``[N]`` and predicate matrix ``[N, N]``.
+
+    ``F[s, o] = p + 1`` for the edge ``s -p-> o`` and 0 for no edge (the published code's
+    convention). See :func:`reduce_multi_edges` for ``multi_edge``.
+    """
+    x = data[NODE].label.clone()
+    n = x.numel()
+    f = torch.zeros(n, n, dtype=torch.long)
+    for (s, o), p in reduce_multi_edges(data, multi_edge).items():
+        f[s, o] = p + 1
+    return x, f
+
+
+def from_xf(x: Tensor, f: Tensor) -> HeteroData:
+    """Inverse of :func:`to_xf`; edges come out in row-major ``(s, o)`` order."""
+    x = torch.as_tensor(x, dtype=torch.long).reshape(-1)
+    f = torch.as_tensor(f, dtype=torch.long)
+    n = x.numel()
+    if f.shape != (n, n):
+        raise ValueError(f"F: expected shape [{n}, {n}] for {n} nodes, got {list(f.shape)}")
+    s, o = f.nonzero(as_tuple=True)
+    trips = torch.stack([s, f[s, o] - 1, o], dim=1) if s.numel() else torch.zeros(0, 3, dtype=torch.long)
+    return from_triplets(x, trips)
+
+
+def to_grakel(data: HeteroData, multi_edge: str = "last") -> Any:
+    """Scene graph -> :class:`grakel.Graph` with ``node_labels`` and ``edge_labels``.
+
+    GraKeL graphs hold one edge per ordered pair, so multi-edges are reduced by ``multi_edge``
+    (see :func:`reduce_multi_edges`). Isolated nodes are kept.
+    """
+    from grakel import Graph
+
+    labels = data[NODE].label.tolist()
+    edges = reduce_multi_edges(data, multi_edge)
+    adj: dict[int, dict[int, float]] = {i: {} for i in range(len(labels))}
+    for s, o in edges:
+        adj[s][o] = 1.0
+    return Graph(
+        adj,
+        node_labels={i: c for i, c in enumerate(labels)},
+        edge_labels={k: v for k, v in edges.items()},
+        graph_format="dictionary",
+    )
+
+
+def from_grakel(g: Any) -> HeteroData:
+    """:class:`grakel.Graph` with integer node (and optionally edge) labels -> scene graph.
+
+    Edges without an edge label get predicate 0.
+    """
+    try:
+        node_labels = g.get_labels(purpose="dictionary", label_type="vertex")
+    except ValueError:
+        if len(g.get_vertices(purpose="dictionary")):
+            raise ValueError("grakel graph: vertices have no labels (scene graphs need categories)") from None
+        node_labels = {}
+    try:
+        edge_labels = g.get_labels(purpose="dictionary", label_type="edge")
+    except (ValueError, AttributeError):
+        edge_labels = {}
+    nodes = sorted(node_labels)
+    order = {n: i for i, n in enumerate(nodes)}
+    trips = []
+    for (s, o), _weight in sorted(g.get_edges(purpose="dictionary")):
+        trips.append((order[s], int(edge_labels.get((s, o), 0)), order[o]))
+    return from_triplets([int(node_labels[n]) for n in nodes], trips)
+
+
+def to_dgl(data: HeteroData) -> Any:
+    """Scene graph -> DGL heterograph (node type ``object``, edge type ``relation``).
+
+    Requires the ``dgl`` extra. ``label`` (and ``box`` if present) are stored in ``ndata`` /
+    ``edata``.
+    """
+    from sgkit._imports import require
+
+    require("WITH_DGL", "DGL conversion")
+    os.environ.setdefault("DGLBACKEND", "pytorch")
+    import dgl
+
+    n = int(data[NODE].label.numel())
+    ei = data[EDGE].edge_index if num_relations(data) else torch.zeros(2, 0, dtype=torch.long)
+    g = dgl.heterograph({EDGE: (ei[0], ei[1])}, num_nodes_dict={NODE: n})
+    g.nodes[NODE].data["label"] = data[NODE].label.clone()
+    if "box" in data[NODE]:
+        g.nodes[NODE].data["box"] = data[NODE].box.clone()
+    lab = data[EDGE].label if num_relations(data) else torch.zeros(0, dtype=torch.long)
+    g.edges[EDGE].data["label"] = lab.clone()
+    return g
+
+
+def from_dgl(g: Any) -> HeteroData:
+    """Inverse of :func:`to_dgl`."""
+    from sgkit._imports import require
+
+    require("WITH_DGL", "DGL conversion")
+    s, o = g.edges(etype=EDGE, order="eid")
+    labels = g.nodes[NODE].data["label"]
+    preds = g.edges[EDGE].data["label"]
+    trips = torch.stack([s.long(), preds.long(), o.long()], dim=1) if s.numel() else []
+    boxes = g.nodes[NODE].data["box"] if "box" in g.nodes[NODE].data else None
+    return from_triplets(labels.long(), trips, boxes=boxes)

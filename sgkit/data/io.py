@@ -1,0 +1,154 @@
+"""Reading and writing scene graphs: sg2im JSON and the VG-SGG h5 + dicts format."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch_geometric.data import HeteroData
+
+from .scene_graph import NODE, from_triplets, to_triplets
+from .vocab import Vocabulary
+
+__all__ = ["load_sg2im_json", "save_sg2im_json", "load_vg_sgg_h5"]
+
+
+def load_sg2im_json(
+    path: str | os.PathLike,
+    vocab: Vocabulary | None = None,
+    *,
+    on_unknown: str = "error",
+    mapping: Mapping[str, str] | None = None,
+) -> tuple[list[HeteroData], Vocabulary]:
+    """Read an sg2im scene-graph JSON file.
+
+    The format is a list of ``{"objects": [name, ...], "relationships": [[s, "predicate", o], ...]}``
+    (google/sg2im ``scene_graphs/``); an optional ``"boxes"`` list of normalised
+    ``[x0, y0, x1, y1]`` per object is read too. Repeated triplets and several predicates on one
+    ordered pair are kept as they are.
+
+    Args:
+        path: the JSON file.
+        vocab: vocabulary to encode names with. If ``None``, one is built from the names seen in
+            the file (ids in order of first appearance).
+        on_unknown: with a given ``vocab``, ``"error"`` raises :class:`KeyError` naming an unknown
+            name; ``"add"`` appends it to the vocabulary.
+        mapping: optional synonyms ``{unknown name: known name}``.
+
+    Returns:
+        ``(graphs, vocab)``.
+    """
+    with open(path, encoding="utf-8") as fh:
+        raw = json.load(fh)
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ValueError(f"{os.fspath(path)}: expected a list of scene graphs, got {type(raw).__name__}")
+    if vocab is None:
+        objs = [o for sg in raw for o in sg.get("objects", [])]
+        preds = [r[1] for sg in raw for r in sg.get("relationships", [])]
+        vocab = Vocabulary.from_names(objs, preds)
+    graphs = []
+    for k, sg in enumerate(raw):
+        if "objects" not in sg:
+            raise ValueError(f"{os.fspath(path)}[{k}].objects: missing")
+        labels = [vocab.encode_object(o, on_unknown=on_unknown, mapping=mapping) for o in sg["objects"]]
+        trips = []
+        for r in sg.get("relationships", []):
+            if len(r) != 3:
+                raise ValueError(f"{os.fspath(path)}[{k}].relationships: expected [s, predicate, o], got {r!r}")
+            trips.append((int(r[0]), vocab.encode_predicate(r[1], on_unknown=on_unknown, mapping=mapping), int(r[2])))
+        graphs.append(from_triplets(labels, trips, boxes=sg.get("boxes")))
+    return graphs, vocab
+
+
+def save_sg2im_json(graphs: Sequence[HeteroData], path: str | os.PathLike, vocab: Vocabulary) -> None:
+    """Write scene graphs in the sg2im JSON format (boxes included when every graph has them)."""
+    out: list[dict[str, Any]] = []
+    for data in graphs:
+        labels, trips = to_triplets(data)
+        item: dict[str, Any] = {
+            "objects": [vocab.decode_object(c) for c in labels],
+            "relationships": [[s, vocab.decode_predicate(p), o] for s, p, o in trips],
+        }
+        if "box" in data[NODE]:
+            item["boxes"] = [[round(float(v), 6) for v in b] for b in data[NODE].box.tolist()]
+        out.append(item)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(out, fh, indent=1)
+
+
+def load_vg_sgg_h5(
+    h5_path: str | os.PathLike,
+    dicts_path: str | os.PathLike,
+    *,
+    split: str = "train",
+    box_scale: int = 1024,
+    image_sizes: Sequence[tuple[int, int]] | None = None,
+    max_graphs: int | None = None,
+) -> tuple[list[HeteroData], Vocabulary]:
+    """Read Visual Genome scene graphs in the VG-SGG h5 + dicts format (Xu et al. 2017).
+
+    The h5 file holds ``split`` (0 train, 2 test), ``img_to_first_box``/``img_to_last_box``,
+    ``img_to_first_rel``/``img_to_last_rel``, ``labels`` (1-based), ``boxes_{box_scale}``
+    (centre x, centre y, width, height, longer image side scaled to ``box_scale``),
+    ``relationships`` (absolute box indices) and ``predicates`` (1-based). Ids become 0-based.
+
+    Args:
+        h5_path: ``VG-SGG-with-attri.h5``.
+        dicts_path: ``VG-SGG-dicts-with-attri.json``.
+        split: ``"train"`` or ``"test"``.
+        box_scale: the ``boxes_*`` variant to read (1024 or 512).
+        image_sizes: optional ``(width, height)`` per image of the split for exact box
+            normalisation; without it boxes are divided by ``box_scale`` (exact for square images).
+        max_graphs: read at most this many graphs.
+
+    Returns:
+        ``(graphs, vocab)``.
+    """
+    from sgkit._imports import require
+
+    require("WITH_H5PY", "reading VG-SGG h5 files")
+    import h5py
+    import numpy as np
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+    vocab = Vocabulary.from_vg_sgg_dicts(dicts_path)
+    with h5py.File(h5_path, "r") as f:
+        mask = f["split"][:] == (0 if split == "train" else 2)
+        idx = np.flatnonzero(mask)
+        if max_graphs is not None:
+            idx = idx[:max_graphs]
+        fb, lb = f["img_to_first_box"][:], f["img_to_last_box"][:]
+        fr, lr = f["img_to_first_rel"][:], f["img_to_last_rel"][:]
+        labels_all = f["labels"][:, 0]
+        boxes_all = f[f"boxes_{box_scale}"][:].astype(np.float64)
+        rels_all, preds_all = f["relationships"][:], f["predicates"][:, 0]
+    graphs = []
+    for k, i in enumerate(idx):
+        if fb[i] < 0:
+            graphs.append(from_triplets([], []))
+            continue
+        b0, b1 = int(fb[i]), int(lb[i]) + 1
+        lab = labels_all[b0:b1] - 1
+        cxcywh = boxes_all[b0:b1]
+        xyxy = np.stack(
+            [cxcywh[:, 0] - cxcywh[:, 2] / 2, cxcywh[:, 1] - cxcywh[:, 3] / 2,
+             cxcywh[:, 0] + cxcywh[:, 2] / 2, cxcywh[:, 1] + cxcywh[:, 3] / 2], axis=1)
+        if image_sizes is not None:
+            w, h = image_sizes[k]
+            s = box_scale / max(w, h)
+            xyxy = xyxy / np.array([w * s, h * s, w * s, h * s])
+        else:
+            xyxy = xyxy / box_scale
+        xyxy = np.clip(xyxy, 0.0, 1.0)
+        trips = []
+        if fr[i] >= 0:
+            r0, r1 = int(fr[i]), int(lr[i]) + 1
+            for (s, o), p in zip(rels_all[r0:r1], preds_all[r0:r1]):
+                trips.append((int(s) - b0, int(p) - 1, int(o) - b0))
+        graphs.append(from_triplets(torch.as_tensor(lab, dtype=torch.long), trips, boxes=torch.as_tensor(xyxy, dtype=torch.float)))
+    return graphs, vocab

@@ -1,0 +1,230 @@
+"""Vocabulary: names <-> ids for object categories, predicates and attributes."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["Vocabulary"]
+
+
+class _Table:
+    """One name <-> id table (0-based ids, order of first appearance)."""
+
+    def __init__(self, kind: str, names: Iterable[str]) -> None:
+        self.kind = kind
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        for name in names:
+            if name in self.index:
+                raise ValueError(f"{kind}: duplicate name {name!r} in vocabulary")
+            self.add(name)
+
+    def add(self, name: str) -> int:
+        if not isinstance(name, str):
+            raise TypeError(f"{self.kind}: names must be strings, got {name!r}")
+        if name not in self.index:
+            self.index[name] = len(self.names)
+            self.names.append(name)
+        return self.index[name]
+
+    def encode(self, name: str, on_unknown: str, mapping: Mapping[str, str] | None) -> int:
+        if name in self.index:
+            return self.index[name]
+        if mapping is not None and name in mapping and mapping[name] in self.index:
+            return self.index[mapping[name]]
+        if on_unknown == "add":
+            return self.add(name)
+        if on_unknown == "error":
+            raise KeyError(f"unknown {self.kind} name {name!r} (not among {len(self.names)} {self.kind} names)")
+        raise ValueError(f"on_unknown: expected 'error' or 'add', got {on_unknown!r}")
+
+    def decode(self, i: int) -> str:
+        if not 0 <= int(i) < len(self.names):
+            raise KeyError(f"{self.kind} id {int(i)} out of range [0, {len(self.names)})")
+        return self.names[int(i)]
+
+
+class Vocabulary:
+    """Object classes, predicates and attributes of a scene-graph data set.
+
+    Ids are 0-based positions in the name lists. Unknown names raise :class:`KeyError` with the
+    name unless the caller passes ``on_unknown="add"`` (grow the vocabulary) or a ``mapping`` of
+    synonyms onto known names.
+
+    Args:
+        objects: object category names.
+        predicates: predicate names.
+        attributes: attribute names.
+        object_ranks: optional hierarchy level per object category (e.g. background 0 ->
+            objects 1 -> parts 2), used by the hierarchical node ordering. Defaults to all 0.
+
+    Example:
+        >>> vocab = Vocabulary(["sky", "man"], ["above"])
+        >>> vocab.encode_object("man"), vocab.decode_predicate(0)
+        (1, 'above')
+    """
+
+    def __init__(
+        self,
+        objects: Sequence[str],
+        predicates: Sequence[str],
+        attributes: Sequence[str] = (),
+        *,
+        object_ranks: Sequence[int] | None = None,
+    ) -> None:
+        self._objects = _Table("object", objects)
+        self._predicates = _Table("predicate", predicates)
+        self._attributes = _Table("attribute", attributes)
+        if object_ranks is not None and len(object_ranks) != len(self._objects.names):
+            raise ValueError(
+                f"object_ranks: has {len(object_ranks)} entries but there are {len(self._objects.names)} objects"
+            )
+        self._ranks = None if object_ranks is None else [int(r) for r in object_ranks]
+
+    # ------------------------------------------------------------------ views
+    @property
+    def objects(self) -> list[str]:
+        """Object category names in id order."""
+        return list(self._objects.names)
+
+    @property
+    def predicates(self) -> list[str]:
+        """Predicate names in id order."""
+        return list(self._predicates.names)
+
+    @property
+    def attributes(self) -> list[str]:
+        """Attribute names in id order."""
+        return list(self._attributes.names)
+
+    @property
+    def num_objects(self) -> int:
+        """Number of object categories."""
+        return len(self._objects.names)
+
+    @property
+    def num_predicates(self) -> int:
+        """Number of predicates."""
+        return len(self._predicates.names)
+
+    @property
+    def num_attributes(self) -> int:
+        """Number of attributes."""
+        return len(self._attributes.names)
+
+    @property
+    def object_ranks(self) -> list[int]:
+        """Hierarchy level of every object category (all 0 when not given)."""
+        n = self.num_objects
+        ranks = self._ranks or []
+        return ranks + [0] * (n - len(ranks))
+
+    # --------------------------------------------------------- encode/decode
+    def encode_object(self, name: str, *, on_unknown: str = "error", mapping: Mapping[str, str] | None = None) -> int:
+        """Id of an object category name (see the class docstring for ``on_unknown``)."""
+        return self._objects.encode(name, on_unknown, mapping)
+
+    def encode_predicate(
+        self, name: str, *, on_unknown: str = "error", mapping: Mapping[str, str] | None = None
+    ) -> int:
+        """Id of a predicate name."""
+        return self._predicates.encode(name, on_unknown, mapping)
+
+    def encode_attribute(
+        self, name: str, *, on_unknown: str = "error", mapping: Mapping[str, str] | None = None
+    ) -> int:
+        """Id of an attribute name."""
+        return self._attributes.encode(name, on_unknown, mapping)
+
+    def decode_object(self, i: int) -> str:
+        """Name of object category ``i``."""
+        return self._objects.decode(i)
+
+    def decode_predicate(self, i: int) -> str:
+        """Name of predicate ``i``."""
+        return self._predicates.decode(i)
+
+    def decode_attribute(self, i: int) -> str:
+        """Name of attribute ``i``."""
+        return self._attributes.decode(i)
+
+    def encode(self, objects: Iterable[str], predicates: Iterable[str] = (), **kwargs: Any) -> tuple[list[int], list[int]]:
+        """Encode lists of object and predicate names at once."""
+        return [self.encode_object(o, **kwargs) for o in objects], [self.encode_predicate(p, **kwargs) for p in predicates]
+
+    def decode(self, objects: Iterable[int], predicates: Iterable[int] = ()) -> tuple[list[str], list[str]]:
+        """Decode lists of object and predicate ids at once."""
+        return [self.decode_object(o) for o in objects], [self.decode_predicate(p) for p in predicates]
+
+    # ---------------------------------------------------------- construction
+    @classmethod
+    def from_names(
+        cls, objects: Iterable[str], predicates: Iterable[str], attributes: Iterable[str] = ()
+    ) -> "Vocabulary":
+        """Build from names seen in data: duplicates are dropped, first appearance fixes the id."""
+        return cls(list(dict.fromkeys(objects)), list(dict.fromkeys(predicates)), list(dict.fromkeys(attributes)))
+
+    @classmethod
+    def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
+        """Load the VG-SGG dict file (``VG-SGG-dicts-with-attri.json``, 1-based ``idx_to_*`` maps).
+
+        The 1-based ids of the file become 0-based ids here (file id ``k`` -> ``k - 1``).
+        """
+        d = _load_json(path)
+        for key in ("idx_to_label", "idx_to_predicate"):
+            if key not in d:
+                raise ValueError(f"{key}: missing from the VG-SGG dict file")
+
+        def ordered(key: str) -> list[str]:
+            table = d.get(key, {})
+            return [table[k] for k in sorted(table, key=int)]
+
+        return cls(ordered("idx_to_label"), ordered("idx_to_predicate"), ordered("idx_to_attribute"))
+
+    @classmethod
+    def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
+        """Load an sg2im ``vocab.json`` (``object_idx_to_name``, ``pred_idx_to_name``).
+
+        sg2im reserves ``__image__`` / ``__in_image__`` and may leave ``None`` holes; they are kept
+        as names so that ids stay identical to sg2im's.
+        """
+        d = _load_json(path)
+        for key in ("object_idx_to_name", "pred_idx_to_name"):
+            if key not in d:
+                raise ValueError(f"{key}: missing from the sg2im vocab file")
+        objects = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["object_idx_to_name"])]
+        preds = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["pred_idx_to_name"])]
+        attrs = d.get("attribute_idx_to_name", [])
+        return cls(objects, preds, attrs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (used in checkpoints)."""
+        return {
+            "objects": self.objects,
+            "predicates": self.predicates,
+            "attributes": self.attributes,
+            "object_ranks": self._ranks,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Vocabulary":
+        """Inverse of :meth:`to_dict`."""
+        return cls(d["objects"], d["predicates"], d.get("attributes", ()), object_ranks=d.get("object_ranks"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return (
+            f"Vocabulary(objects={self.num_objects}, predicates={self.num_predicates}, "
+            f"attributes={self.num_attributes})"
+        )
+
+
+def _load_json(path: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(path, Mapping):
+        return path
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)

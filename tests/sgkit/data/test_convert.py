@@ -1,0 +1,100 @@
+import networkx as nx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sgkit.data import (
+    NODE,
+    from_dgl,
+    from_grakel,
+    from_networkx,
+    from_triplets,
+    from_xf,
+    load_sg2im_json,
+    reduce_multi_edges,
+    to_dgl,
+    to_grakel,
+    to_networkx,
+    to_triplets,
+    to_xf,
+)
+
+
+@st.composite
+def scene_graphs(draw, max_nodes=6, multi=True):
+    n = draw(st.integers(0, max_nodes))
+    labels = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    if n == 0:
+        return from_triplets([], [])
+    trip = st.tuples(st.integers(0, n - 1), st.integers(0, 3), st.integers(0, n - 1))
+    trips = draw(st.lists(trip, max_size=10))
+    if not multi:
+        trips = list({(s, o): (s, p, o) for s, p, o in trips}.values())
+    return from_triplets(labels, trips)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scene_graphs())
+def test_networkx_round_trip_is_lossless(g):
+    h = from_networkx(to_networkx(g))
+    assert to_triplets(h) == to_triplets(g)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scene_graphs(multi=False))
+def test_xf_and_grakel_round_trips_without_multi_edges(g):
+    labels, trips = to_triplets(g)
+    expected = (labels, sorted(trips, key=lambda t: (t[0], t[2])))
+    assert to_triplets(from_xf(*to_xf(g))) == expected
+    assert to_triplets(from_grakel(to_grakel(g))) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(scene_graphs())
+def test_dgl_round_trip(g):
+    assert to_triplets(from_dgl(to_dgl(g))) == to_triplets(g)
+
+
+def test_networkx_keeps_boxes_and_matches_networkx_counts():
+    g = from_triplets([1, 2], [(0, 3, 1), (0, 3, 1), (0, 4, 1)], boxes=[[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]])
+    nxg = to_networkx(g)
+    assert isinstance(nxg, nx.MultiDiGraph)
+    assert nxg.number_of_edges(0, 1) == 3
+    assert torch.allclose(from_networkx(nxg)[NODE].box, g[NODE].box)
+    with pytest.raises(ValueError, match="node 'a': missing 'label' attribute"):
+        bad = nx.DiGraph()
+        bad.add_node("a")
+        from_networkx(bad)
+
+
+def test_xf_matrix_convention_and_multi_edge_policies():
+    g = from_triplets([5, 6, 7], [(0, 2, 1), (0, 4, 1), (2, 0, 0)])
+    with pytest.raises(ValueError, match=r"ordered pair \(0, 1\) has several predicates \(2 and 4\)"):
+        to_xf(g)
+    x, f = to_xf(g, multi_edge="last")
+    assert x.tolist() == [5, 6, 7]
+    assert f.tolist() == [[0, 5, 0], [0, 0, 0], [1, 0, 0]]  # predicate p stored as p + 1
+    assert to_xf(g, multi_edge="first")[1][0, 1] == 3
+    assert reduce_multi_edges(g, "last") == {(0, 1): 4, (2, 0): 0}
+    with pytest.raises(ValueError, match="multi_edge: expected one of"):
+        to_xf(g, multi_edge="max")
+    with pytest.raises(ValueError, match=r"F: expected shape \[3, 3\] for 3 nodes, got \[2, 2\]"):
+        from_xf(x, torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_grakel_graph_reduces_multi_edges_like_xf(shared_data):
+    graphs, _ = load_sg2im_json(shared_data / "sg2im_examples" / "figure_5_vg.json")
+    for g in graphs:
+        gk = to_grakel(g, multi_edge="last")
+        x, f = to_xf(g, multi_edge="last")
+        edge_labels = gk.get_labels(purpose="dictionary", label_type="edge")
+        assert edge_labels == {(int(s), int(o)): int(f[s, o]) - 1 for s, o in f.nonzero().tolist()}
+        assert gk.get_labels(purpose="dictionary", label_type="vertex") == dict(enumerate(x.tolist()))
+
+
+def test_dgl_keeps_boxes():
+    g = from_triplets([1, 2], [(1, 0, 0)], boxes=[[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]])
+    dg = to_dgl(g)
+    assert dg.num_nodes("object") == 2 and dg.num_edges(("object", "relation", "object")) == 1
+    assert torch.equal(from_dgl(dg)[NODE].box, g[NODE].box)

@@ -1,0 +1,109 @@
+import pytest
+import torch
+from torch_geometric.data import Batch, HeteroData
+from torch_geometric.loader import DataLoader
+
+from sgkit.data import EDGE, NODE, from_triplets, num_objects, num_relations, to_triplets, validate
+
+
+def test_from_triplets_layout_and_round_trip():
+    labels = [3, 1, 3]
+    trips = [(0, 2, 1), (1, 0, 2), (0, 2, 1), (0, 5, 1), (2, 1, 2)]  # repeat, multi-edge, self-loop
+    data = from_triplets(labels, trips)
+    assert data[NODE].label.tolist() == labels
+    assert data[EDGE].edge_index.tolist() == [[0, 1, 0, 0, 2], [1, 2, 1, 1, 2]]
+    assert data[EDGE].label.tolist() == [2, 0, 2, 5, 1]
+    assert data[NODE].label.dtype == torch.long
+    assert to_triplets(data) == (labels, trips)
+    assert num_objects(data) == 3 and num_relations(data) == 5
+
+
+def test_empty_graph_and_graph_without_edges_are_valid():
+    empty = from_triplets([], [])
+    assert num_objects(empty) == 0 and num_relations(empty) == 0
+    assert to_triplets(empty) == ([], [])
+    lonely = from_triplets([4, 4], [])
+    validate(lonely, num_classes=5, num_predicates=1)
+    assert to_triplets(lonely) == ([4, 4], [])
+
+
+def test_optional_fields_are_stored():
+    boxes = [[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 1.0, 1.0]]
+    masks = torch.rand(2, 16, 16)
+    feats = torch.randn(2, 7)
+    image = torch.rand(3, 8, 8)
+    data = from_triplets([0, 1], [(0, 0, 1)], boxes=boxes, masks=masks, features=feats, image=image)
+    assert torch.allclose(data[NODE].box, torch.tensor(boxes))
+    assert torch.equal(data[NODE].mask, masks)
+    assert torch.equal(data[NODE].feature, feats)
+    assert torch.equal(data.image, image)
+
+
+def _graph() -> HeteroData:
+    return from_triplets([0, 1, 2], [(0, 1, 1), (1, 0, 2)], boxes=[[0, 0, 0.5, 0.5]] * 3)
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda d: d[EDGE].__setattr__("edge_index", torch.tensor([[0, 3], [1, 2]])), r"relation\.edge_index: node index 3 out of range for 3 nodes"),
+        (lambda d: d[EDGE].__setattr__("edge_index", torch.tensor([[0, -1], [1, 2]])), r"relation\.edge_index: node index -1"),
+        (lambda d: d[NODE].__setattr__("label", torch.tensor([0, -2, 1])), r"object\.label: negative category id -2"),
+        (lambda d: d[EDGE].__setattr__("label", torch.tensor([0, -1])), r"relation\.label: negative predicate id -1"),
+        (lambda d: d[NODE].__setattr__("label", torch.tensor([0.0, 1.0, 2.0])), r"object\.label: expected a long tensor"),
+        (lambda d: d[EDGE].__setattr__("edge_index", torch.tensor([[0.0, 1.0], [1.0, 2.0]])), r"relation\.edge_index: expected a long tensor"),
+        (lambda d: d[EDGE].__setattr__("edge_index", torch.tensor([[0, 1, 1], [1, 2, 0], [0, 0, 0]])), r"relation\.edge_index: expected shape \[2, E\]"),
+        (lambda d: d[EDGE].__setattr__("label", torch.tensor([0, 1, 1])), r"relation\.label: expected shape \[2\]"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 0.5, 0.5]] * 2)), r"object\.box: has 2 rows but the graph has 3 nodes"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 0.5, 0.5], [0.6, 0.0, 0.4, 1.0], [0, 0, 1, 1]])), r"object\.box: inverted box at node 1"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 0.5, float("nan")]] * 3)), r"object\.box: contains non-finite values"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 0.5]] * 3)), r"object\.box: expected shape \[N, 4\]"),
+        (lambda d: d[NODE].__setattr__("mask", torch.zeros(3, 4)), r"object\.mask: expected shape \[N, M, M\]"),
+        (lambda d: d[NODE].__setattr__("num_nodes", 5), r"object\.num_nodes: 5 does not match"),
+        (lambda d: d.__setattr__("image", torch.zeros(1, 4, 4)), r"image: expected a float tensor of shape \[3, H, W\]"),
+    ],
+)
+def test_validate_errors_name_field_and_value(mutate, match):
+    data = _graph()
+    mutate(data)
+    with pytest.raises(ValueError, match=match):
+        validate(data)
+
+
+def test_validate_vocabulary_bounds_and_self_loops():
+    data = from_triplets([0, 7], [(0, 4, 1), (1, 2, 1)])
+    with pytest.raises(ValueError, match=r"object\.label: category id 7 out of vocabulary \(num_classes=5\)"):
+        validate(data, num_classes=5)
+    with pytest.raises(ValueError, match=r"relation\.label: predicate id 4 out of vocabulary \(num_predicates=3\)"):
+        validate(data, num_predicates=3)
+    with pytest.raises(ValueError, match=r"relation\.edge_index: self-loop at edge 1 on node 1"):
+        validate(data, allow_self_loops=False)
+    validate(data, num_classes=8, num_predicates=5)
+
+
+def test_validate_rejects_missing_labels_and_wrong_type():
+    with pytest.raises(ValueError, match=r"object\.label: missing"):
+        validate(HeteroData())
+    with pytest.raises(ValueError, match=r"data: expected a torch_geometric HeteroData, got dict"):
+        validate({})
+    with pytest.raises(ValueError, match=r"triplets: expected shape \[E, 3\], got \[2, 2\]"):
+        from_triplets([0, 1], [(0, 1), (1, 0)])
+
+
+def test_batching_with_pyg_keeps_boxes_masks_images():
+    graphs = [
+        from_triplets([0, 1], [(0, 0, 1)], boxes=torch.tensor([[0.1, 0.1, 0.9, 0.9]] * 2),
+                      masks=torch.ones(2, 16, 16), image=torch.zeros(3, 8, 8)),
+        from_triplets([2, 2, 3], [(2, 1, 0), (1, 1, 2)], boxes=torch.tensor([[0.0, 0.0, 0.5, 0.5]] * 3),
+                      masks=torch.zeros(3, 16, 16), image=torch.ones(3, 8, 8)),
+    ]
+    batch = Batch.from_data_list(graphs)
+    assert batch[NODE].label.tolist() == [0, 1, 2, 2, 3]
+    assert batch[NODE].batch.tolist() == [0, 0, 1, 1, 1]
+    # edge indices are offset by the node counts of earlier graphs
+    assert batch[EDGE].edge_index.tolist() == [[0, 4, 3], [1, 2, 4]]
+    assert batch[NODE].box.shape == (5, 4) and batch[NODE].mask.shape == (5, 16, 16)
+    assert batch.image.view(-1, 3, 8, 8)[1].mean() == 1.0
+    loader = DataLoader(graphs, batch_size=2)
+    (b,) = list(loader)
+    assert b.num_graphs == 2 and torch.equal(b[EDGE].label, batch[EDGE].label)
