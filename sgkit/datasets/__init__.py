@@ -1,0 +1,43 @@
+"""Embedded default data of sgkit: the ShapesWorld scenes and VG150-like random scene graphs."""
+from .shapes import (
+    COLOURS,
+    EDIT_MODES,
+    PREDICATES,
+    SCENE_TYPES,
+    SHAPES,
+    SIZES,
+    ShapesWorld,
+    box_predicates,
+    category_id,
+    decompose_category,
+    object_colors,
+    render_layout,
+    render_scenes,
+    scene_edges,
+    shape_masks,
+    shapes_vocabulary,
+)
+from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
+
+__all__ = [
+    "COLOURS",
+    "EDIT_MODES",
+    "PREDICATES",
+    "SCENE_TYPES",
+    "SHAPES",
+    "SIZES",
+    "ShapesWorld",
+    "box_predicates",
+    "category_id",
+    "decompose_category",
+    "object_colors",
+    "render_layout",
+    "render_scenes",
+    "scene_edges",
+    "shape_masks",
+    "shapes_vocabulary",
+    "VG150_DICTS",
+    "vg150_frequencies",
+    "vg150_vocabulary",
+    "vg_like_graphs",
+]

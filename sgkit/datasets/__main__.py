@@ -1,0 +1,4 @@
+"""``python -m sgkit.datasets``: write the demo figures and print the data statistics."""
+from .demo import main
+
+main()

@@ -1,0 +1,1 @@
+"""Data files bundled with :mod:`sgkit.datasets` (read with :mod:`importlib.resources`)."""
