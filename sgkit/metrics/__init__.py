@@ -1,0 +1,82 @@
+"""Metrics for generated scene graphs: kernel MMD, graph-statistics MMD, data-set statistics."""
+from .dataset_stats import (
+    cooccurrence,
+    instance_count_distribution,
+    instance_count_kl,
+    object_occurrence,
+    plot_cooccurrence,
+    plot_instance_count_kl,
+    plot_object_occurrence,
+    plot_relationship_occurrence,
+    relationship_occurrence,
+)
+from .graph_stats import (
+    clustering_histograms,
+    clustering_mmd,
+    degree_histograms,
+    degree_mmd,
+    gaussian_emd_kernel,
+    gaussian_tv_kernel,
+    histogram_mmd,
+    spectral_histograms,
+    spectral_mmd,
+    to_undirected_simple,
+)
+from .mmd import MMD, mmd, mmd_from_gram, mmd_from_sums
+
+__all__ = [
+    "MMD",
+    "clustering_histograms",
+    "clustering_mmd",
+    "cooccurrence",
+    "degree_histograms",
+    "degree_mmd",
+    "gaussian_emd_kernel",
+    "gaussian_tv_kernel",
+    "histogram_mmd",
+    "instance_count_distribution",
+    "instance_count_kl",
+    "mmd",
+    "mmd_from_gram",
+    "mmd_from_sums",
+    "object_occurrence",
+    "plot_cooccurrence",
+    "plot_instance_count_kl",
+    "plot_object_occurrence",
+    "plot_relationship_occurrence",
+    "relationship_occurrence",
+    "spectral_histograms",
+    "spectral_mmd",
+    "to_undirected_simple",
+]
+
+# image-quality metrics (sgkit.metrics.image, helper D1)
+from .image import (  # noqa: E402
+    LPIPS,
+    ImageMetrics,
+    InceptionFeatures,
+    extract_features,
+    fid,
+    fid_from_features,
+    frechet_distance,
+    kid,
+    kid_from_features,
+    mae,
+    precision_recall,
+    ssim,
+)
+
+__all__ += [
+    "ImageMetrics",
+    "InceptionFeatures",
+    "LPIPS",
+    "extract_features",
+    "fid",
+    "fid_from_features",
+    "frechet_distance",
+    "kid",
+    "kid_from_features",
+    "mae",
+    "precision_recall",
+    "ssim",
+]

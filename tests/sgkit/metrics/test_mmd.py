@@ -1,0 +1,123 @@
+"""Kernel MMD: estimators against the formula on explicit Gram matrices, block-wise evaluation,
+the stateful metric, and the corruption sanity pattern of thesis Table 10.2."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgkit.data import from_triplets
+from sgkit.data.corrupt import corrupt
+from sgkit.datasets import ShapesWorld, vg_like_graphs
+from sgkit.kernels import ObjectSetKernel, RandomWalkKernel
+from sgkit.metrics import MMD, mmd, mmd_from_gram
+
+X = vg_like_graphs(23, seed=0, max_nodes=10)
+Y = vg_like_graphs(17, seed=1, max_nodes=10)
+
+
+def formula(k: np.ndarray, n: int, estimator: str) -> float:
+    kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
+    m = k.shape[0] - n
+    if estimator == "biased":
+        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    off = lambda a: a.sum() - np.trace(a)  # noqa: E731
+    return off(kxx) / (n * (n - 1)) + off(kyy) / (m * (m - 1)) - 2 * kxy.mean()
+
+
+@pytest.mark.parametrize("kernel", [RandomWalkKernel(mode="usggen"), RandomWalkKernel(walk_length=2), ObjectSetKernel()])
+@pytest.mark.parametrize("estimator", ["unbiased", "biased"])
+def test_mmd_matches_formula_on_gram(kernel, estimator: str) -> None:
+    gram = type(kernel)(**kernel.get_params()).fit_transform(X + Y)
+    expected = formula(gram, len(X), estimator)
+    assert mmd(X, Y, kernel, estimator) == pytest.approx(expected, abs=1e-12)
+    assert mmd(X, Y, kernel, estimator, block_size=5) == pytest.approx(expected, abs=1e-12)
+    n = len(X)
+    assert mmd_from_gram(gram[:n, :n], gram[n:, n:], gram[:n, n:], estimator) == pytest.approx(expected, abs=1e-12)
+
+
+def test_published_code_convention_zero_diagonal() -> None:
+    """The published code zeroes the Gram diagonal and divides xx, yy by n(n-1): same number."""
+    gram = RandomWalkKernel(mode="usggen").fit_transform(X + Y)
+    n, m = len(X), len(Y)
+    g0 = gram.copy()
+    np.fill_diagonal(g0, 0.0)
+    published = g0[:n, :n].sum() / (n * (n - 1)) + g0[n:, n:].sum() / (m * (m - 1)) - 2 * g0[n:, :n].sum() / (n * m)
+    assert mmd(X, Y, RandomWalkKernel(mode="usggen")) == pytest.approx(published, abs=1e-12)
+
+
+def test_self_mmd_and_halves() -> None:
+    for kernel in (RandomWalkKernel(), ObjectSetKernel()):
+        assert mmd(X, X, kernel, "biased") == pytest.approx(0.0, abs=1e-12)
+    graphs = vg_like_graphs(400, seed=3)
+    noisy = corrupt(graphs[200:], 1.0, num_classes=150, num_predicates=50, seed=0)
+    for kernel in (RandomWalkKernel(mode="usggen"), ObjectSetKernel()):
+        halves = mmd(graphs[:200], graphs[200:], kernel)
+        assert abs(halves) < 0.1 * mmd(graphs[:200], noisy, kernel)
+
+
+def test_generic_sklearn_kernel_path() -> None:
+    """A kernel without iter_gram_blocks (here a GraKeL kernel) is evaluated on its full Gram."""
+    from grakel.kernels import VertexHistogram
+
+    from sgkit.data import to_grakel
+
+    gx = [to_grakel(g) for g in X]
+    gy = [to_grakel(g) for g in Y]
+    kern = VertexHistogram(normalize=True)
+    gram = VertexHistogram(normalize=True).fit_transform(gx + gy)
+    assert mmd(gx, gy, kern) == pytest.approx(formula(gram, len(gx), "unbiased"), abs=1e-12)
+
+
+def test_stateful_metric_accumulates_batches() -> None:
+    metric = MMD(Y, RandomWalkKernel(mode="usggen"), block_size=4)
+    metric.update(X[:10])
+    metric.update(X[10:])
+    assert metric.compute() == pytest.approx(mmd(X, Y, RandomWalkKernel(mode="usggen")), abs=1e-12)
+    metric.reset()
+    metric.update(X[:5])
+    assert metric.compute() == pytest.approx(mmd(X[:5], Y, RandomWalkKernel(mode="usggen")), abs=1e-12)
+    metric.reset()
+    with pytest.raises(ValueError, match="update"):
+        metric.compute()
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="estimator"):
+        mmd(X, Y, ObjectSetKernel(), estimator="linear")
+    with pytest.raises(ValueError, match="at least 2"):
+        mmd(X[:1], Y, ObjectSetKernel())
+    with pytest.raises(ValueError, match="non-empty"):
+        mmd([], Y, ObjectSetKernel(), "biased")
+    one = [from_triplets([0], [])]
+    assert mmd(one, one, ObjectSetKernel(), "biased") == 0.0
+
+
+@pytest.mark.slow
+def test_corruption_sanity_pattern_is_monotone() -> None:
+    """Thesis Table 10.2 on ShapesWorld: MMD(test, x% corrupted test) grows with x."""
+    world = ShapesWorld(500, seed=10, progress=False)
+    test_a = world.graphs()
+    test_b = ShapesWorld(500, seed=20, progress=False).graphs()
+    sizes = {"num_classes": world.vocab.num_objects, "num_predicates": world.vocab.num_predicates}
+    levels = [0.0, 0.2, 0.5, 1.0]
+    corrupted = [corrupt(test_b, f, seed=1, **sizes) for f in levels]
+    for kernel in (RandomWalkKernel(mode="usggen"), ObjectSetKernel()):
+        values = [mmd(test_a, c, kernel) for c in corrupted]
+        assert values == sorted(values) and len(set(values)) == 4, (kernel, values)
+        assert abs(values[0]) < 0.1 * values[-1]
+    thesis = [mmd(test_a, c, RandomWalkKernel()) for c in corrupted]
+    assert thesis[0] < thesis[1] < thesis[2] <= thesis[3] + 1e-5, thesis
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [RandomWalkKernel(mode="usggen"), RandomWalkKernel(normalize=False), ObjectSetKernel(), ObjectSetKernel(support="either")],
+)
+def test_linear_memory_sums_equal_gram_blocks(kernel) -> None:
+    """The sorted-prefix-sum path (mmd_sums) equals region sums of the explicit Gram blocks."""
+    graphs = X + Y
+    fast = kernel.mmd_sums(graphs, len(X), chunk_size=6)
+    gram = np.vstack([b for _, b in kernel.iter_gram_blocks(graphs, block_size=11)])
+    n = len(X)
+    expected = (gram[:n, :n].sum(), np.trace(gram[:n, :n]), gram[n:, n:].sum(), np.trace(gram[n:, n:]), gram[:n, n:].sum())
+    np.testing.assert_allclose(fast, expected, rtol=1e-12, atol=1e-10)
