@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# one test process per core (pytest-xdist); each uses one torch thread (tests/conftest.py)
+XDIST ?= -n auto
 DEMO_ARGS ?=
 
 .PHONY: demo test test-fast bench scatter freeze clean venv
@@ -21,10 +23,10 @@ demo: $(STAMP)
 	$(PY) -m sgkit.demo --out runs/demo $(DEMO_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(XDIST) -q -ra --durations=15 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(XDIST) -q -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark -q $(PYTEST_ARGS)

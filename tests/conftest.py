@@ -15,6 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+# The suite runs in several processes (pytest-xdist, one per core): one intra-op thread each
+# avoids oversubscribing the cores, which slows small CPU training loops many-fold.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

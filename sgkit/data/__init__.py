@@ -10,14 +10,48 @@ from .convert import (
     to_networkx,
     to_xf,
 )
+from .corrupt import corrupt
 from .io import load_sg2im_json, load_vg_sgg_h5, save_sg2im_json
+from .orderings import (
+    ORDERINGS,
+    bfs_ordering,
+    get_ordering,
+    hierarchical_ordering,
+    identity_ordering,
+    random_ordering,
+)
 from .scene_graph import EDGE, NODE, from_triplets, num_objects, num_relations, to_triplets, validate
+from .sequence import (
+    GraphSequence,
+    SequenceBatch,
+    SequenceTokens,
+    collate_sequences,
+    decode_sequence,
+    encode_graph,
+    encode_xf,
+    uncollate_sequences,
+)
 from .vocab import Vocabulary
 
 __all__ = [
+    "ORDERINGS",
+    "GraphSequence",
+    "SequenceBatch",
+    "SequenceTokens",
+    "bfs_ordering",
+    "collate_sequences",
+    "decode_sequence",
+    "encode_graph",
+    "encode_xf",
+    "get_ordering",
+    "hierarchical_ordering",
+    "identity_ordering",
+    "random_ordering",
+    "uncollate_sequences",
     "EDGE",
     "NODE",
     "Vocabulary",
+    "corrupt",
     "from_dgl",
     "from_grakel",
     "from_networkx",

@@ -1,0 +1,356 @@
+r"""Aggregation rules for federated learning as pure functions over flattened parameters.
+
+Every rule maps the flattened parameters (or statistics) of the ``M`` participating clients to a
+weight vector ``w`` of length ``M`` that sums to one; :func:`server_update` then applies
+
+.. math::
+    \theta \leftarrow \theta + \eta \sum_{i=1}^{M} w_i (\theta_i - \theta),
+
+which for :math:`\eta = 1` and weights summing to one is the weighted average
+:math:`\sum_i w_i \theta_i` (FedAvg, IDA, INTRAC), and for :math:`\eta < 1` the FedAP / Reptile
+meta-update. The same functions are reused by MetaMedSeg (:mod:`medkit.meta`).
+
+Rules (thesis ch. 6, lines 491-1098):
+
+* FedAvg: :math:`w_i = N_i / \sum_j N_j` (:func:`fedavg_weights`).
+* IDA: :math:`w_i \propto 1 / (\lVert \bar\theta - \theta_i \rVert_1 + \epsilon)` with
+  :math:`\bar\theta` the plain mean of the clients (:func:`ida_weights`, implemented through
+  :func:`inverse_distance_weights`).
+* INTRAC: :math:`w_i \propto 1 / \max(f, \mathrm{acc}_i)` with floor :math:`f` defaulting to
+  :math:`1/M` (:func:`intrac_weights`).
+* Combinations: elementwise product, renormalised (:func:`combine_weights`).
+
+Buffers (batch-norm statistics): :func:`flatten_params` puts every *floating-point* entry of a
+state dict into the vector, parameters and floating buffers (``running_mean``, ``running_var``)
+alike, so buffers are averaged with the same weights as the parameters (what Flower's
+``FedAvg`` does with the ``state_dict`` arrays) and count in IDA distances. Integer buffers
+(``num_batches_tracked``) are not part of the vector; :func:`unflatten_params` copies them from the
+template. Pass ``buffers=False`` to :func:`flatten_params` / :func:`unflatten_params` to aggregate
+parameters only (floating buffers are then copied from the template, i.e. kept from the server).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "flatten_params",
+    "unflatten_params",
+    "fedavg_weights",
+    "mean_weights",
+    "inverse_distance_weights",
+    "ida_weights",
+    "intrac_weights",
+    "combine_weights",
+    "server_update",
+]
+
+_METRICS = ("l1", "sqeuclidean")
+
+
+def _state_of(module_or_state: nn.Module | Mapping[str, Tensor], buffers: bool) -> "OrderedDict[str, Tensor]":
+    if isinstance(module_or_state, nn.Module):
+        if buffers:
+            return OrderedDict(module_or_state.state_dict(keep_vars=True))
+        return OrderedDict(module_or_state.named_parameters())
+    if isinstance(module_or_state, Mapping):
+        return OrderedDict(module_or_state)
+    raise TypeError(
+        f"module_or_state must be an nn.Module or a mapping of tensors, got {type(module_or_state).__name__}"
+    )
+
+
+def _selected(state: Mapping[str, Tensor]) -> list[str]:
+    return [k for k, v in state.items() if torch.is_tensor(v) and torch.is_floating_point(v)]
+
+
+def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers: bool = True) -> Tensor:
+    """Concatenate the floating-point entries of a model into one vector.
+
+    The order is the ``state_dict`` order. Integer buffers (e.g. ``num_batches_tracked``) are
+    skipped. For a module the result is detached; for a mapping the tensors are used as given
+    (so a dict of tensors that require grad yields a differentiable vector).
+
+    Args:
+        module_or_state: an :class:`torch.nn.Module` or a state dict (mapping name -> tensor).
+        buffers: include floating buffers (batch-norm running statistics) of a module. For a
+            mapping every floating entry is included.
+
+    Returns:
+        Tensor of shape ``[P]``.
+
+    Raises:
+        TypeError: if the input is neither a module nor a mapping.
+        ValueError: if it holds no floating-point tensor.
+    """
+    is_module = isinstance(module_or_state, nn.Module)
+    state = _state_of(module_or_state, buffers)
+    keys = _selected(state)
+    if not keys:
+        raise ValueError("module_or_state holds no floating-point tensor to flatten")
+    parts = [state[k].detach().reshape(-1) if is_module else state[k].reshape(-1) for k in keys]
+    return torch.cat(parts)
+
+
+def unflatten_params(
+    vector: Tensor, like: nn.Module | Mapping[str, Tensor], *, buffers: bool = True
+) -> "OrderedDict[str, Tensor]":
+    """Inverse of :func:`flatten_params`: cut a vector back into a state dict shaped like ``like``.
+
+    Entries that are not part of the vector (integer buffers; floating buffers when
+    ``buffers=False``) are copied (cloned) from ``like``. The result can be passed to
+    ``module.load_state_dict``.
+
+    Args:
+        vector: flattened parameters ``[P]``.
+        like: template module or state dict.
+        buffers: whether the vector contains the floating buffers of a module (must match the
+            value used in :func:`flatten_params`).
+
+    Returns:
+        An ordered state dict with the keys of ``like`` (for a module: its full ``state_dict``).
+
+    Raises:
+        ValueError: if ``vector`` is not 1-D or its length does not match the template.
+    """
+    if vector.dim() != 1:
+        raise ValueError(f"vector must be 1-D, got shape {tuple(vector.shape)}")
+    is_module = isinstance(like, nn.Module)
+    full = OrderedDict(like.state_dict()) if is_module else _state_of(like, True)
+    keys = _selected(_state_of(like, buffers))
+    total = sum(full[k].numel() for k in keys)
+    if vector.numel() != total:
+        raise ValueError(f"vector has {vector.numel()} entries but the template needs {total}")
+    out: OrderedDict[str, Tensor] = OrderedDict()
+    offset = 0
+    chunks: dict[str, Tensor] = {}
+    for k in keys:
+        ref = full[k]
+        n = ref.numel()
+        chunks[k] = vector[offset : offset + n].view_as(ref).to(ref.dtype)
+        offset += n
+    for k, v in full.items():
+        out[k] = chunks[k] if k in chunks else v.detach().clone()
+    return out
+
+
+def _as_vector(x: Tensor | Sequence[float], name: str) -> Tensor:
+    t = torch.as_tensor(x)
+    if not torch.is_floating_point(t):
+        t = t.to(torch.get_default_dtype())
+    if t.dim() != 1 or t.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite, got {t.tolist()}")
+    return t
+
+
+def _normalise(w: Tensor, name: str) -> Tensor:
+    s = w.sum()
+    if not torch.isfinite(s) or s <= 0:
+        raise ValueError(f"{name} must have a positive finite sum, got {w.tolist()}")
+    return w / s
+
+
+def fedavg_weights(num_samples: Tensor | Sequence[float]) -> Tensor:
+    r"""FedAvg weights :math:`w_i = N_i / \sum_j N_j`.
+
+    Args:
+        num_samples: number of training samples of each client, shape ``[M]``.
+
+    Returns:
+        Float tensor ``[M]`` summing to one.
+
+    Raises:
+        ValueError: for negative counts or a zero total.
+    """
+    n = _as_vector(num_samples, "num_samples")
+    if (n < 0).any():
+        raise ValueError(f"num_samples must be non-negative, got {n.tolist()}")
+    return _normalise(n, "num_samples")
+
+
+def mean_weights(m: int) -> Tensor:
+    """Uniform weights ``1/m`` (plain mean of the clients).
+
+    Args:
+        m: number of clients (positive).
+
+    Returns:
+        Float tensor ``[m]`` of ``1/m``.
+    """
+    if not isinstance(m, int) or isinstance(m, bool) or m <= 0:
+        raise ValueError(f"m must be a positive int, got {m!r}")
+    return torch.full((m,), 1.0 / m)
+
+
+def _check_params(client_params: Tensor) -> Tensor:
+    if not torch.is_tensor(client_params) or client_params.dim() != 2 or client_params.shape[0] == 0:
+        shape = tuple(client_params.shape) if torch.is_tensor(client_params) else type(client_params).__name__
+        raise ValueError(f"client_params must be a [M, P] tensor with M >= 1, got {shape}")
+    if not torch.isfinite(client_params).all():
+        raise ValueError("client_params contains non-finite values (NaN/inf); drop those clients first")
+    return client_params
+
+
+def inverse_distance_weights(
+    client_params: Tensor,
+    reference: Tensor,
+    *,
+    metric: str = "l1",
+    eps: float = 1e-8,
+) -> Tensor:
+    r"""Weights inversely proportional to each client's distance to a reference point.
+
+    .. math::
+        w_i = \frac{1 / (d(\theta_i, \theta_{ref}) + \epsilon)}{\sum_j 1 / (d(\theta_j, \theta_{ref}) + \epsilon)}
+
+    with :math:`d` the L1 distance (``metric="l1"``, IDA) or the squared Euclidean distance
+    (``metric="sqeuclidean"``, MetaMedSeg's inverse-distance weighting to the meta-parameters).
+
+    Args:
+        client_params: flattened client parameters ``[M, P]``.
+        reference: reference vector ``[P]``.
+        metric: ``"l1"`` or ``"sqeuclidean"``.
+        eps: positive constant avoiding a division by zero when a client equals the reference.
+
+    Returns:
+        Tensor ``[M]`` summing to one (dtype of ``client_params``).
+
+    Raises:
+        ValueError: for bad shapes, non-finite input, an unknown metric or ``eps <= 0``.
+    """
+    client_params = _check_params(client_params)
+    if not torch.is_floating_point(client_params):
+        client_params = client_params.to(torch.get_default_dtype())
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    reference = torch.as_tensor(reference, dtype=client_params.dtype, device=client_params.device)
+    if reference.shape != client_params.shape[1:]:
+        raise ValueError(
+            f"reference must have shape {tuple(client_params.shape[1:])}, got {tuple(reference.shape)}"
+        )
+    if not torch.isfinite(reference).all():
+        raise ValueError("reference contains non-finite values")
+    diff = client_params - reference
+    if metric == "l1":
+        dist = diff.abs().sum(dim=1)
+    else:
+        dist = diff.pow(2).sum(dim=1)
+    inv = 1.0 / (dist + eps)
+    return _normalise(inv, "inverse distances")
+
+
+def ida_weights(client_params: Tensor, eps: float = 1e-8) -> Tensor:
+    r"""Inverse distance aggregation (IDA) weights.
+
+    :math:`w_i \propto 1 / (\lVert \bar\theta - \theta_i \rVert_1 + \epsilon)` with
+    :math:`\bar\theta` the plain mean of the rows of ``client_params``.
+
+    Args:
+        client_params: flattened client parameters ``[M, P]``.
+        eps: positive constant (a client equal to the mean gets weight ``~1/eps``).
+
+    Returns:
+        Tensor ``[M]`` summing to one.
+    """
+    client_params = _check_params(client_params)
+    if not torch.is_floating_point(client_params):
+        client_params = client_params.to(torch.get_default_dtype())
+    return inverse_distance_weights(client_params, client_params.mean(dim=0), metric="l1", eps=eps)
+
+
+def intrac_weights(train_accuracy: Tensor | Sequence[float], floor: float | None = None) -> Tensor:
+    r"""INTRAC weights, inversely proportional to the clients' training accuracy.
+
+    :math:`w_i \propto 1 / \max(f, \mathrm{acc}_i)` where the floor :math:`f` ("chance level")
+    defaults to :math:`1/M`, ``M`` the number of participating clients as the thesis writes it;
+    pass ``floor=1/num_classes`` for the chance level of the task.
+
+    Args:
+        train_accuracy: training accuracy of each client in ``[0, 1]``, shape ``[M]``.
+        floor: positive lower bound applied to the accuracies (default ``1/M``).
+
+    Returns:
+        Tensor ``[M]`` summing to one.
+
+    Raises:
+        ValueError: for accuracies outside ``[0, 1]`` or a non-positive floor.
+    """
+    acc = _as_vector(train_accuracy, "train_accuracy")
+    if (acc < 0).any() or (acc > 1).any():
+        raise ValueError(f"train_accuracy must lie in [0, 1], got {acc.tolist()}")
+    if floor is None:
+        floor = 1.0 / acc.numel()
+    if not floor > 0:
+        raise ValueError(f"floor must be positive, got {floor!r}")
+    return _normalise(1.0 / acc.clamp(min=floor), "train_accuracy")
+
+
+def combine_weights(*weights: Tensor | Sequence[float]) -> Tensor:
+    """Combine several weightings by elementwise product and renormalisation.
+
+    Args:
+        *weights: one or more non-negative weight vectors of equal length ``M``.
+
+    Returns:
+        Tensor ``[M]`` summing to one.
+
+    Raises:
+        ValueError: if no weights are given, lengths differ, entries are negative or the
+            product is zero everywhere.
+    """
+    if not weights:
+        raise ValueError("combine_weights needs at least one weight vector")
+    vecs = [_as_vector(w, f"weights[{k}]") for k, w in enumerate(weights)]
+    m = vecs[0].numel()
+    for k, v in enumerate(vecs):
+        if v.numel() != m:
+            raise ValueError(f"weights[{k}] has length {v.numel()}, expected {m}")
+        if (v < 0).any():
+            raise ValueError(f"weights[{k}] must be non-negative, got {v.tolist()}")
+    dtype = torch.promote_types(*(v.dtype for v in vecs)) if len(vecs) > 1 else vecs[0].dtype
+    out = torch.ones(m, dtype=dtype)
+    for v in vecs:
+        out = out * v.to(dtype)
+    return _normalise(out, "product of weights")
+
+
+def server_update(theta: Tensor, client_params: Tensor, weights: Tensor, eta: float = 1.0) -> Tensor:
+    r"""Server (meta-)update :math:`\theta + \eta \sum_i w_i (\theta_i - \theta)`.
+
+    With ``eta=1`` and weights summing to one this is the weighted average of the clients
+    (FedAvg, IDA, INTRAC); ``eta < 1`` gives the FedAP / Reptile step.
+
+    Args:
+        theta: current global parameters ``[P]``.
+        client_params: client parameters after local training ``[M, P]``.
+        weights: aggregation weights ``[M]``.
+        eta: server learning rate.
+
+    Returns:
+        New global parameters ``[P]`` (a new tensor; inputs are not modified).
+
+    Raises:
+        ValueError: for mismatching shapes or non-finite input.
+    """
+    client_params = _check_params(client_params)
+    if theta.dim() != 1 or theta.shape[0] != client_params.shape[1]:
+        raise ValueError(
+            f"theta must have shape [{client_params.shape[1]}] to match client_params, got {tuple(theta.shape)}"
+        )
+    w = torch.as_tensor(weights).to(dtype=client_params.dtype, device=client_params.device)
+    if w.dim() != 1 or w.shape[0] != client_params.shape[0]:
+        raise ValueError(f"weights must have shape [{client_params.shape[0]}], got {tuple(w.shape)}")
+    if not torch.isfinite(w).all():
+        raise ValueError(f"weights must be finite, got {w.tolist()}")
+    eta = float(eta)
+    if eta != eta or eta in (float("inf"), float("-inf")):
+        raise ValueError(f"eta must be finite, got {eta!r}")
+    delta = w @ client_params - w.sum() * theta
+    return theta + eta * delta

@@ -1,0 +1,26 @@
+"""PyG layers and image modules for scene graphs (no training loops)."""
+from sgkit.nn.crn import CRNDecoder, CRNModule
+from sgkit.nn.discriminators import MultiscaleDiscriminator, ObjectDiscriminator, PatchDiscriminator, crop_boxes
+from sgkit.nn.disen_routing import DSGN, DisenRouting
+from sgkit.nn.layout import boxes_to_grid, boxes_to_layout, masks_to_layout
+from sgkit.nn.spade import SPADE, SPADEDecoder, SPADEResBlock
+from sgkit.nn.triple_conv import TripleConv, TripleGCN
+
+__all__ = [
+    "CRNDecoder",
+    "CRNModule",
+    "MultiscaleDiscriminator",
+    "ObjectDiscriminator",
+    "PatchDiscriminator",
+    "SPADE",
+    "SPADEDecoder",
+    "SPADEResBlock",
+    "crop_boxes",
+    "DSGN",
+    "DisenRouting",
+    "TripleConv",
+    "TripleGCN",
+    "boxes_to_grid",
+    "boxes_to_layout",
+    "masks_to_layout",
+]

@@ -1,0 +1,232 @@
+"""Cascaded refinement network (CRN) image decoder.
+
+The decoder of SG2Im (Johnson et al., 2018, https://arxiv.org/abs/1804.01622), after Chen and
+Koltun's cascaded refinement networks (https://arxiv.org/abs/1707.09405): a cascade of
+refinement modules at doubling resolution; each module receives the previous module's output
+(upsampled by two) concatenated with the scene layout resized to that resolution.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["CRNModule", "CRNDecoder", "resize_layout"]
+
+_NORMS = ("batch", "instance", "none")
+_ACTIVATIONS = ("leakyrelu", "relu")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.Identity()
+
+
+def _activation(kind: str) -> nn.Module:
+    return nn.LeakyReLU(0.2) if kind == "leakyrelu" else nn.ReLU()
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+class CRNModule(nn.Module):
+    r"""One cascaded refinement module.
+
+    .. math::
+        h' = \sigma(\mathrm{N}(W_2 * \sigma(\mathrm{N}(W_1 * [h \,\|\, \mathrm{resize}(L)]))))
+
+    with two :math:`3 \times 3` convolutions, normalisation :math:`\mathrm{N}` and leaky ReLU
+    :math:`\sigma` (thesis appendix A/B).
+
+    Args:
+        layout_channels: channels ``C`` of the scene layout.
+        input_channels: channels of the incoming feature map.
+        output_channels: channels of the output feature map.
+        normalization: ``"batch"``, ``"instance"`` or ``"none"``.
+        activation: ``"leakyrelu"`` or ``"relu"``.
+
+    Shapes:
+        - layout: ``[B, C, H_L, W_L]`` (any resolution; resized bilinearly with area averaging
+          when downsampling).
+        - features: ``[B, input_channels, h, w]``.
+        - output: ``[B, output_channels, h, w]``.
+    """
+
+    def __init__(
+        self,
+        layout_channels: int,
+        input_channels: int,
+        output_channels: int,
+        normalization: str = "batch",
+        activation: str = "leakyrelu",
+    ) -> None:
+        super().__init__()
+        _check_positive("layout_channels", layout_channels)
+        _check_positive("input_channels", input_channels)
+        _check_positive("output_channels", output_channels)
+        _check_choice("normalization", normalization, _NORMS)
+        _check_choice("activation", activation, _ACTIVATIONS)
+        self.layout_channels = layout_channels
+        self.input_channels = input_channels
+        self.output_channels = output_channels
+        self.net = nn.Sequential(
+            nn.Conv2d(layout_channels + input_channels, output_channels, 3, padding=1),
+            _norm(normalization, output_channels),
+            _activation(activation),
+            nn.Conv2d(output_channels, output_channels, 3, padding=1),
+            _norm(normalization, output_channels),
+            _activation(activation),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-initialise the convolutions and reset the normalisation layers."""
+        for m in self.net:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, a=0.2)
+                nn.init.zeros_(m.bias)
+            elif hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def forward(self, layout: Tensor, features: Tensor) -> Tensor:
+        """Refine ``features`` given the layout (resized to the feature resolution)."""
+        size = features.shape[-2:]
+        layout = resize_layout(layout, size)
+        return self.net(torch.cat([features, layout], dim=1))
+
+    def extra_repr(self) -> str:
+        return (
+            f"layout_channels={self.layout_channels}, input_channels={self.input_channels}, "
+            f"output_channels={self.output_channels}"
+        )
+
+
+def resize_layout(layout: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+    """Resize a layout to ``size``: area averaging when shrinking, nearest when enlarging.
+
+    Args:
+        layout: ``[B, C, H, W]``.
+        size: target ``(h, w)``.
+
+    Returns:
+        ``[B, C, h, w]``.
+    """
+    h, w = int(size[0]), int(size[1])
+    if layout.shape[-2:] == (h, w):
+        return layout
+    if h <= layout.shape[-2] and w <= layout.shape[-1]:
+        return F.adaptive_avg_pool2d(layout, (h, w))
+    return F.interpolate(layout, size=(h, w), mode="nearest")
+
+
+class CRNDecoder(nn.Module):
+    r"""Cascaded refinement network mapping a scene layout to an image.
+
+    With ``K = len(dims)`` modules and output size ``H x W``, the cascade starts from a constant
+    one-channel map of size ``H / 2^K``; before each module the features are upsampled by two, so
+    the last module works at full resolution. Two output convolutions (:math:`3\times3` +
+    leaky ReLU, :math:`1\times1`) map to ``output_channels``; a sigmoid puts images in
+    ``[0, 1]``.
+
+    .. math::
+        h_0 = \mathbf{0}, \quad
+        h_k = \mathrm{CRN}_k(L, \mathrm{up}_2(h_{k-1})), \quad
+        x = \mathrm{sigmoid}(W_o * \sigma(W_h * h_K))
+
+    The thesis sizes (appendix A/B) are ``dims=(1024, 512, 256, 128, 64)`` for ``64 x 64``
+    images.
+
+    Args:
+        layout_channels: channels ``C`` of the layout.
+        dims: output channels of the successive refinement modules.
+        output_channels: image channels (3).
+        normalization: ``"batch"``, ``"instance"`` or ``"none"``.
+        activation: ``"leakyrelu"`` or ``"relu"``.
+        output_activation: ``"sigmoid"`` (images in ``[0, 1]``) or ``"none"`` (raw).
+
+    Shapes:
+        - layout: ``[B, C, H, W]`` with ``H`` and ``W`` divisible by ``2^len(dims)``.
+        - output: ``[B, output_channels, H, W]``.
+    """
+
+    def __init__(
+        self,
+        layout_channels: int,
+        dims: Sequence[int] = (1024, 512, 256, 128, 64),
+        output_channels: int = 3,
+        normalization: str = "batch",
+        activation: str = "leakyrelu",
+        output_activation: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        _check_positive("layout_channels", layout_channels)
+        dims = tuple(dims)
+        if len(dims) == 0:
+            raise ValueError(f"dims must contain at least one channel count, got {dims!r}")
+        for d in dims:
+            _check_positive("dims entry", d)
+        _check_positive("output_channels", output_channels)
+        _check_choice("output_activation", output_activation, ("sigmoid", "none"))
+        self.layout_channels = layout_channels
+        self.dims = dims
+        self.output_channels = output_channels
+        self.output_activation = output_activation
+        modules = []
+        prev = 1
+        for d in dims:
+            modules.append(CRNModule(layout_channels, prev, d, normalization, activation))
+            prev = d
+        self.refinement = nn.ModuleList(modules)
+        self.output = nn.Sequential(
+            nn.Conv2d(prev, prev, 3, padding=1),
+            _activation(activation),
+            nn.Conv2d(prev, output_channels, 1),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Reset every module and the output convolutions."""
+        for m in self.refinement:
+            m.reset_parameters()
+        for m in self.output:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, a=0.2)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, layout: Tensor) -> Tensor:
+        """Decode ``layout`` into an image."""
+        if layout.dim() != 4 or layout.shape[1] != self.layout_channels:
+            raise ValueError(
+                f"layout must have shape [B, {self.layout_channels}, H, W], "
+                f"got {tuple(layout.shape)}"
+            )
+        b, _, h, w = layout.shape
+        factor = 2 ** len(self.dims)
+        if h % factor or w % factor:
+            raise ValueError(
+                f"layout height and width must be divisible by 2**len(dims) = {factor}, "
+                f"got {h}x{w}"
+            )
+        feats = layout.new_zeros(b, 1, h // factor, w // factor)
+        for module in self.refinement:
+            feats = F.interpolate(feats, scale_factor=2.0, mode="nearest")
+            feats = module(layout, feats)
+        out = self.output(feats)
+        if self.output_activation == "sigmoid":
+            out = torch.sigmoid(out)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"layout_channels={self.layout_channels}, dims={self.dims}"

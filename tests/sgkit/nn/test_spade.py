@@ -1,0 +1,61 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sgkit.nn.spade import SPADE, SPADEDecoder, SPADEResBlock
+
+
+def test_spade_matches_hand_computation() -> None:
+    torch.manual_seed(0)
+    spade = SPADE(norm_channels=3, label_channels=2, hidden_channels=4).train()
+    x = torch.randn(2, 3, 8, 8)
+    layout = torch.randn(2, 2, 16, 16)
+    # independent computation: batch statistics, area-resized layout, two 3x3 convolutions
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    normed = (x - mean) / torch.sqrt(var + 1e-5)
+    small = F.avg_pool2d(layout, 2)
+    actv = F.relu(F.conv2d(small, spade.shared[0].weight, spade.shared[0].bias, padding=1))
+    gamma = F.conv2d(actv, spade.gamma.weight, spade.gamma.bias, padding=1)
+    beta = F.conv2d(actv, spade.beta.weight, spade.beta.bias, padding=1)
+    torch.testing.assert_close(spade(x, layout), normed * (1 + gamma) + beta, rtol=1e-4, atol=1e-5)
+    assert "norm_channels=3, label_channels=2" in repr(spade)
+
+
+def test_spade_zero_modulation_is_plain_normalisation() -> None:
+    spade = SPADE(4, 3, param_free_norm="instance")
+    for conv in (spade.gamma, spade.beta):
+        torch.nn.init.zeros_(conv.weight)
+        torch.nn.init.zeros_(conv.bias)
+    x = torch.randn(2, 4, 6, 6)
+    torch.testing.assert_close(spade(x, torch.randn(2, 3, 6, 6)), F.instance_norm(x))
+
+
+def test_spade_resblock_shapes_and_shortcut() -> None:
+    same = SPADEResBlock(8, 8, label_channels=3)
+    assert not same.learned_shortcut
+    diff = SPADEResBlock(8, 4, label_channels=3, spectral_norm=True)
+    assert diff.learned_shortcut
+    x, layout = torch.randn(2, 8, 8, 8), torch.randn(2, 3, 32, 32)
+    assert same(x, layout).shape == (2, 8, 8, 8)
+    assert diff(x, layout).shape == (2, 4, 8, 8)
+    # zeroing the residual branch of an identity block returns the input
+    torch.nn.init.zeros_(same.conv_1.weight)
+    torch.nn.init.zeros_(same.conv_1.bias)
+    torch.testing.assert_close(same(x, layout), x)
+
+
+def test_spade_decoder_shapes_and_errors() -> None:
+    dec = SPADEDecoder(layout_channels=5, dims=(16, 8, 8), hidden_channels=8)
+    layout = torch.randn(2, 5, 32, 32, requires_grad=True)
+    img = dec(layout)
+    assert img.shape == (2, 3, 32, 32)
+    assert float(img.detach().min()) >= 0 and float(img.detach().max()) <= 1
+    img.mean().backward()
+    assert float(layout.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="divisible by 2\\*\\*\\(len\\(dims\\) - 1\\) = 4"):
+        dec(torch.randn(1, 5, 30, 30))
+    with pytest.raises(ValueError, match="param_free_norm"):
+        SPADE(3, 3, param_free_norm="group")
+    with pytest.raises(ValueError, match="output_activation"):
+        SPADEDecoder(3, dims=(4,), output_activation="tanh")
