@@ -5,6 +5,7 @@ personalisation) and clustered federations (hierarchical clustering of client up
 vectorised single-process simulator, partitioners and embedded data sets, and adapters for
 Flower (:mod:`fedkit.flower`, needs ``flwr``; imported on demand).
 """
+from fedkit import simulate  # the module; run it with fedkit.simulate.simulate(...)
 from fedkit.aggregation import (
     combine_weights,
     fedavg_weights,
@@ -39,10 +40,11 @@ from fedkit.partition import (
     unbalanced_partition,
 )
 from fedkit.robustness import ATTACKS, apply_attack, finite_rows, noisy_labels, select_clients
-from fedkit.simulate import SimulationResult, Simulator, plot_learning_curves, simulate, train_centralized
+from fedkit.simulate import SimulationResult, Simulator, plot_learning_curves, train_centralized
 from fedkit.strategies import IDA, Clustered, FedAP, FedAvg, Strategy, cluster_clients
 
 __all__ = [
+    "simulate",
     # aggregation
     "combine_weights",
     "fedavg_weights",
@@ -92,6 +94,5 @@ __all__ = [
     "plot_federation",
     "plot_learning_curves",
     "select_clients",
-    "simulate",
     "train_centralized",
 ]
