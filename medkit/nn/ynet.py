@@ -10,6 +10,7 @@ from medkit.nn.unet import _NORMS, ConvBlock, _match
 __all__ = ["YNet", "count_parameters"]
 
 _SPECTRAL = ("ffc", "conv")
+_SPATIAL_WIDTHS = ("reference", "unet")
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
@@ -22,12 +23,20 @@ class YNet(nn.Module):
 
     Paper: https://arxiv.org/abs/2204.07613 (thesis ch. 8, Fig. 8.1).
 
-    - Spatial encoder: ``depth`` :class:`~medkit.nn.unet.ConvBlock` s with max pooling, widths
+    - Spatial encoder: ``depth`` :class:`~medkit.nn.unet.ConvBlock` s with max pooling. With
+      ``spatial_widths="reference"`` (default) the widths are
       ``f, 2f, ..., f 2^{depth-2}, f 2^{depth-2}`` (the last level keeps the previous width, as in
       the reference model, so that the concatenated bottleneck input has ``f 2^{depth-1}``
-      channels like the U-Net's).
+      channels like the U-Net's). With ``spatial_widths="unet"`` the spatial encoder (and the
+      decoder skips) are identical to :class:`~medkit.nn.unet.UNet`'s, widths
+      ``f, 2f, ..., f 2^{depth-1}``, as the thesis text describes ("a spatial encoder identical
+      to the original U-Net"); the bottleneck input then has ``f 2^{depth-1} + f 2^{depth-2}``
+      channels. On the synthetic OCT data of :mod:`medkit.datasets.oct` at the quick budget of
+      ``examples/oct_ynet.py`` training fails (fluid never predicted, mean Dice 0.62-0.77) on
+      3 of 5 seeds with the reference widths, 2 of 5 with ``"unet"`` and 1 of 5 for the U-Net;
+      zeroing the spectral encoder's output did not change those failures.
     - Spectral encoder on the same input: ``depth`` :class:`~medkit.nn.ffc.FFC` blocks with the
-      same widths, each followed by max pooling of its local and global outputs. The first
+      reference widths, each followed by max pooling of its local and global outputs. The first
       block has no global input (the global input is zero: the image is all local).
       Its output is ``cat(local, global)`` on channels.
     - Bottleneck: ``torch.cat([spatial, spectral], dim=1)`` (a channel concatenation that keeps
@@ -39,7 +48,7 @@ class YNet(nn.Module):
     9 classes, as for Duke OCT): :class:`~medkit.nn.unet.UNet` 7,762,729; ``YNet`` (FFC,
     ``kernel_size=1``) 6,946,249; ``YNet(spectral="conv")`` (second encoder of plain conv
     blocks, Table 8.3 first row) 7,459,785 -- the thesis' "7.46M" figure belongs to this
-    variant (the thesis reports U-Net 7.76M).
+    variant (the thesis reports U-Net 7.76M). ``YNet(spatial_widths="unet")`` has 8,421,321.
 
     Args:
         in_channels: input image channels.
@@ -52,6 +61,7 @@ class YNet(nn.Module):
         kernel_size: kernel of the FFC local convolutions (reference: ``1``).
         spectral: ``"ffc"`` or ``"conv"`` (second encoder of plain conv blocks, ablation).
         norm: normalisation of the spatial encoder/decoder, ``"batch"`` or ``"instance"``.
+        spatial_widths: ``"reference"`` or ``"unet"`` (see above).
         band, band_action, band_domain: frequency-band option of every Fourier unit
             (thesis Table 8.4; see :mod:`medkit.nn.ffc`).
 
@@ -75,6 +85,7 @@ class YNet(nn.Module):
         band: tuple[float, float] | None = None,
         band_action: str = "keep",
         band_domain: str = "value",
+        spatial_widths: str = "reference",
     ) -> None:
         super().__init__()
         for name, value in (
@@ -88,6 +99,10 @@ class YNet(nn.Module):
             raise ValueError(f"depth must be an int >= 2, got {depth!r}")
         if spectral not in _SPECTRAL:
             raise ValueError(f"spectral must be one of {_SPECTRAL}, got {spectral!r}")
+        if spatial_widths not in _SPATIAL_WIDTHS:
+            raise ValueError(
+                f"spatial_widths must be one of {_SPATIAL_WIDTHS}, got {spatial_widths!r}"
+            )
         if norm not in _NORMS:
             raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
         if not 0.0 <= global_ratio <= 1.0:
@@ -99,14 +114,18 @@ class YNet(nn.Module):
         self.alpha = alpha
         self.global_ratio = global_ratio
         self.spectral = spectral
+        self.spatial_widths = spatial_widths
         widths = [base_channels * 2**i for i in range(depth - 1)]
         widths.append(widths[-1])
+        swidths = (
+            [base_channels * 2**i for i in range(depth)] if spatial_widths == "unet" else widths
+        )
         self.pool = nn.MaxPool2d(2)
         self.encoder = nn.ModuleList()
         self.spectral_encoder = nn.ModuleList()
         c = in_channels
         for i, w in enumerate(widths):
-            self.encoder.append(ConvBlock(c, w, norm))
+            self.encoder.append(ConvBlock(swidths[i - 1] if i else in_channels, swidths[i], norm))
             if spectral == "ffc":
                 self.spectral_encoder.append(
                     FFC(
@@ -125,14 +144,14 @@ class YNet(nn.Module):
                 self.spectral_encoder.append(ConvBlock(c, w, norm))
             c = w
         top = base_channels * 2**depth
-        self.bottleneck = ConvBlock(2 * widths[-1], top, norm)
+        self.bottleneck = ConvBlock(swidths[-1] + widths[-1], top, norm)
         self.up = nn.ModuleList()
         self.decoder = nn.ModuleList()
         c = top
         for i in reversed(range(depth)):
             w_out = base_channels * 2**i
             self.up.append(nn.ConvTranspose2d(c, w_out, 2, stride=2))
-            self.decoder.append(ConvBlock(w_out + widths[i], w_out, norm))
+            self.decoder.append(ConvBlock(w_out + swidths[i], w_out, norm))
             c = w_out
         self.head = nn.Conv2d(base_channels, out_channels, 1)
 
@@ -174,5 +193,6 @@ class YNet(nn.Module):
         return (
             f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
             f"base_channels={self.base_channels}, depth={self.depth}, alpha={self.alpha}, "
-            f"global_ratio={self.global_ratio}, spectral={self.spectral!r}"
+            f"global_ratio={self.global_ratio}, spectral={self.spectral!r}, "
+            f"spatial_widths={self.spatial_widths!r}"
         )

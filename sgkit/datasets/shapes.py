@@ -31,8 +31,13 @@ and spatial arrangement:
   squares with a triangle "roof" on top, one colour per tower (mostly yellow/red), plus extras;
 * ``cluster``: 4-8 mostly small, mostly circular objects of one dominant colour (mostly green)
   packed around a centre, sometimes with one large "anchor" object of another colour;
-* ``scatter``: 3-7 objects with uniform categories at uniform positions, partial overlaps of up
-  to 4 units allowed (so some objects are partly occluded): the weakly structured type.
+* ``scatter``: 3-7 objects at uniform positions, partial overlaps of up to 4 units allowed (so
+  some objects are partly occluded): the weakly structured type. Shapes are uniform; colours
+  follow a two-colour palette drawn per scene (each object takes a palette colour with
+  probability 0.75, else a uniform colour) and sizes are biased to small objects (large 0.2,
+  medium 0.35, small 0.45). These weak regularities (added for issue 4; earlier versions drew
+  scatter categories uniformly) make a relabelled scatter object detectably less likely than
+  a real one, while the type stays the loosest of the five.
 
 Scenes have 3-10 objects. Nodes are ordered by size (large first, stable in grammar order) and
 painted in node order: later objects are painted over earlier ones.
@@ -128,6 +133,7 @@ _NN2_THRESHOLD = 20  # grid units: second nearest neighbour edge
 _SMALL_CONTENT = 10  # grid units: contents narrower than this are subjects of "inside"
 MIN_OBJECTS, MAX_OBJECTS = 3, 10
 _BLOCK = 256  # scenes rendered together on first access
+_SCATTER_SIZE_P = np.array([0.2, 0.35, 0.45])  # large, medium, small objects of "scatter" scenes
 
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -587,8 +593,11 @@ def _cluster(b: _Builder, rng: np.random.Generator) -> None:
 
 def _scatter(b: _Builder, rng: np.random.Generator) -> None:
     k = int(rng.integers(3, 8))
+    palette = rng.choice(4, size=2, replace=False)  # weak regularity: a two-colour palette ...
     for _ in range(k):  # partial overlaps (occlusion) of up to 4 units are allowed
-        b.place(int(rng.integers(3)), int(rng.integers(4)), int(rng.integers(3)), gap=-4)
+        colour = int(palette[int(rng.integers(2))]) if rng.random() < 0.75 else int(rng.integers(4))
+        size = int(rng.choice(3, p=_SCATTER_SIZE_P))  # ... and a size mix biased to small objects
+        b.place(int(rng.integers(3)), colour, size, gap=-4)
 
 
 _GRAMMAR = (_nested, _row, _tower, _cluster, _scatter)

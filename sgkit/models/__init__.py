@@ -1,5 +1,5 @@
 """Trainable scene-graph systems with ``fit`` / ``sample`` / ``save`` / ``load``."""
-from .anomaly import anomaly_auroc, nll_auroc, plot_nll_histograms
+from .anomaly import anomaly_auroc, nll_auroc, nll_size_statistics, plot_nll_histograms, standardize_nll
 from ._autoregressive import AutoregressiveSceneGraphModel
 from .graphrnn import GraphRNN
 from .scenegraphgen import SceneGraphGen
@@ -13,5 +13,7 @@ __all__ = [
     "SceneGraphGen",
     "anomaly_auroc",
     "nll_auroc",
+    "nll_size_statistics",
     "plot_nll_histograms",
+    "standardize_nll",
 ]

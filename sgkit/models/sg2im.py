@@ -13,6 +13,13 @@ presets): box L1 (:math:`\\lambda_b`), global GAN (:math:`\\lambda_g`), object G
 (:math:`\\lambda_o`), auxiliary classification (:math:`\\lambda_a`), image L1
 (:math:`\\lambda_{im}`), perceptual VGG16 (:math:`\\lambda_p`, only with local weights) and SPADE
 discriminator feature matching (:math:`\\lambda_f`).
+
+Beyond SG2Im: :meth:`SG2Im.fit_layout` pre-trains the image-free layout part (embeddings, GCN,
+box and mask heads) on many graphs before :meth:`SG2Im.fit`. In short CPU runs the box head
+otherwise learns little more than the median box. On ShapesWorld (``crn-small``, 250 image steps,
+32 held-out scenes) it lowers the predicted-box L1 from 0.192 (the median box: 0.19) to 0.148,
+and the object check with ground-truth boxes goes from 0.78 to 0.92 (identity loss, see
+:meth:`SG2Im.fit_layout`).
 """
 from __future__ import annotations
 
@@ -315,21 +322,8 @@ class SG2ImGenerator(nn.Module):
         """Generate images; ``boxes``/``masks`` (ground truth) replace the predicted ones in the
         layout when given."""
         c = self.config
-        n = labels.numel()
-        if c.image_node:  # SG2Im's __image__ node and __in_image__ edges
-            dev = labels.device
-            labels = torch.cat([labels, torch.full((num_images,), c.num_objects, device=dev,
-                                                   dtype=torch.long)])
-            in_image = torch.stack([torch.arange(n, device=dev), n + batch.long()])
-            edge_index = torch.cat([edge_index, in_image], dim=1)
-            edge_labels = torch.cat([edge_labels, torch.full((n,), c.num_predicates, device=dev,
-                                                             dtype=torch.long)])
-        x = self.obj_embedding(labels)
-        r = self.pred_embedding(edge_labels)
-        x, _ = self.gcn(x, edge_index, r)
-        x = x[:n]
-        cx, cy, w, h = torch.sigmoid(self.box_head(x)).unbind(-1)
-        boxes_pred = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+        x = self.encode(labels, edge_index, edge_labels, batch, num_images)
+        boxes_pred = self.decode_boxes(x)
         masks_pred = self.mask_head(x) if self.mask_head is not None and x.size(0) > 0 else None
         if self.mask_head is not None and x.size(0) == 0:
             masks_pred = x.new_zeros(0, c.mask_size, c.mask_size)
@@ -347,6 +341,29 @@ class SG2ImGenerator(nn.Module):
         image = self.decoder(layout)
         return {"image": image, "layout": layout, "boxes_pred": boxes_pred,
                 "masks_pred": masks_pred, "features": x, "layout_boxes": layout_boxes}
+
+    def decode_boxes(self, x: Tensor) -> Tensor:
+        """Box head: object vectors ``[O, D]`` -> boxes ``[O, 4]`` as ``(x0, y0, x1, y1)``."""
+        cx, cy, w, h = torch.sigmoid(self.box_head(x)).unbind(-1)
+        return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+
+    def encode(self, labels: Tensor, edge_index: Tensor, edge_labels: Tensor, batch: Tensor,
+               num_images: int) -> Tensor:
+        """Object vectors ``[O, D]``: embeddings (plus the ``__image__`` node) through the GCN."""
+        c = self.config
+        n = labels.numel()
+        if c.image_node:  # SG2Im's __image__ node and __in_image__ edges
+            dev = labels.device
+            labels = torch.cat([labels, torch.full((num_images,), c.num_objects, device=dev,
+                                                   dtype=torch.long)])
+            in_image = torch.stack([torch.arange(n, device=dev), n + batch.long()])
+            edge_index = torch.cat([edge_index, in_image], dim=1)
+            edge_labels = torch.cat([edge_labels, torch.full((n,), c.num_predicates, device=dev,
+                                                             dtype=torch.long)])
+        x = self.obj_embedding(labels)
+        r = self.pred_embedding(edge_labels)
+        x, _ = self.gcn(x, edge_index, r)
+        return x[:n]
 
 
 @dataclass
@@ -457,6 +474,7 @@ class SG2Im(nn.Module):
     Example:
         >>> cfg = SG2ImConfig.preset("crn-small", num_objects=12, num_predicates=6)
         >>> model = SG2Im(cfg)
+        >>> # model.fit_layout(many_graphs, steps=2000)  # optional, image-free, cheap
         >>> # model.fit(scenes, steps=1000); images = model.generate(graphs)
     """
 
@@ -481,6 +499,8 @@ class SG2Im(nn.Module):
         self._optimizers: dict[str, torch.optim.Optimizer] | None = None
         self._rng = torch.Generator().manual_seed(0)
         self.history: list[dict[str, float]] = []
+        self.layout_history: list[dict[str, float]] = []
+        self.layout_val_history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ properties
     @property
@@ -693,6 +713,218 @@ class SG2Im(nn.Module):
         if sample_dir is not None:
             self.save_samples(samples, os.path.join(os.fspath(sample_dir), "samples_final.png"))
         return self
+
+    # ------------------------------------------------------------------ layout pre-training
+    def _layout_modules(self) -> nn.ModuleList:
+        g = self.generator
+        modules: list[nn.Module] = [g.obj_embedding, g.pred_embedding, g.gcn, g.box_head]
+        if g.mask_head is not None:
+            modules.append(g.mask_head)
+        return nn.ModuleList(modules)
+
+    def layout_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the image-free layout part: embeddings, GCN, box head and mask head."""
+        return list(self._layout_modules().parameters())
+
+    def layout_state_dict(self) -> dict[str, Tensor]:
+        """State of the layout part (embeddings, GCN, box and mask heads), e.g. to reuse one
+        :meth:`fit_layout` run in models with other decoders."""
+        return {k: v.detach().clone() for k, v in self._layout_modules().state_dict().items()}
+
+    def load_layout_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        """Load a :meth:`layout_state_dict` (the layout dimensions must match)."""
+        self._layout_modules().load_state_dict(dict(state))
+
+    def layout_losses(self, batch: SceneBatch, classifier: nn.Module | None = None,
+                      identity_weight: float = 1.0) -> dict[str, Tensor]:
+        """Layout losses of one batch: box L1 (``"box"``), mask BCE (``"mask"``, when the batch
+        has masks and the model a mask head), category cross-entropy of ``classifier`` on the
+        object vectors (``"identity"``, when given; unweighted) and the sum with the identity
+        term weighted by ``identity_weight`` (``"total"``).
+
+        Only the layout part of the generator runs (no layout rasterisation, no decoder).
+        """
+        g = self.generator
+        assert batch.boxes is not None
+        x = g.encode(batch.labels, batch.edge_index, batch.edge_labels, batch.batch,
+                     batch.num_images)
+        terms: dict[str, Tensor] = {"box": F.l1_loss(g.decode_boxes(x), batch.boxes)}
+        if g.mask_head is not None and batch.masks is not None:
+            pred = g.mask_head(x)
+            target = batch.masks
+            if target.shape[-2:] != pred.shape[-2:]:
+                target = F.interpolate(target.unsqueeze(1), size=pred.shape[-2:],
+                                       mode="area").squeeze(1)
+            terms["mask"] = F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target.clamp(0, 1))
+        if classifier is not None:
+            terms["identity"] = F.cross_entropy(classifier(x), batch.labels)
+        terms["total"] = torch.stack([v * (identity_weight if k == "identity" else 1.0)
+                                      for k, v in terms.items()]).sum()
+        return terms
+
+    def fit_layout(
+        self,
+        graphs: Sequence[HeteroData] | Iterable[HeteroData],
+        *,
+        steps: int = 2000,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        seed: int = 0,
+        progress: bool = True,
+        time_budget: float | None = None,
+        val_graphs: Sequence[HeteroData] | None = None,
+        eval_every: int = 100,
+        mask_loss: bool = True,
+        identity_weight: float = 0.1,
+    ) -> "SG2Im":
+        """Pre-train the layout part (embeddings, GCN, box and mask heads) without images.
+
+        Not part of SG2Im (which learns boxes only through the box loss of :meth:`fit`). The box
+        head sees no image and its loss hardly competes with the image losses for the shared
+        object vectors in short runs, so in :meth:`fit` alone it learns little more than the
+        mean box. This phase trains it on graphs with boxes (and masks, for the mask head) only,
+        for thousands of cheap steps (no rasterisation, no decoder, no discriminators: about
+        100x cheaper per scene than an image step), with box L1 and mask BCE, its own Adam
+        optimizer (the image-training optimizers are untouched) and a cosine learning-rate decay
+        to ``lr / 10``. Call it before :meth:`fit`; graphs need no images
+        (e.g. ``ShapesWorld.graphs()``). Without masks on the graphs or with ``mask_loss=False``
+        the mask loss is skipped (then the mask head, about 10x the cost of the rest, is trained
+        by :meth:`fit` alone).
+
+        The layout part over-fits small graph sets quickly (on ShapesWorld with 1,700 graphs the
+        held-out box L1 rises again after about 400 steps), so use many graphs (graphs are cheap
+        to make) and/or ``val_graphs``: every ``eval_every`` steps the box L1 on them is measured
+        and the layout parameters of the best evaluation are restored at the end.
+
+        Args:
+            graphs: scene graphs with ``data['object'].box`` (and ``mask`` for the mask loss).
+            steps: number of optimisation steps.
+            batch_size: graphs per step (sampled without replacement per epoch, seeded).
+            lr: initial Adam learning rate.
+            seed: seed of batch sampling.
+            progress: show a tqdm progress bar.
+            time_budget: stop after this many seconds (wall clock) even if ``steps`` remain.
+            val_graphs: optional held-out graphs with boxes for early stopping (best
+                validation box L1 wins; evaluations go to :attr:`layout_val_history`).
+            eval_every: validation interval in steps.
+            mask_loss: train the mask head too (when the graphs have masks).
+            identity_weight: weight of an extra loss (0 = off): a temporary linear classifier
+                (discarded afterwards) predicts each object's category from its GCN vector, so
+                the vectors keep the category identity. Without it the vectors
+                specialise in position and the image training afterwards learns the objects'
+                appearance much more slowly (ShapesWorld, ``crn-small``, 1,200 layout then 250
+                image steps: object check with ground-truth boxes 0.27 with weight 0, 0.92
+                with 0.1, 0.88 with 1, 0.78 without pre-training; held-out box L1 after the
+                layout phase 0.140, 0.144 and 0.173).
+
+        Returns:
+            ``self``; per-step losses are appended to :attr:`layout_history`.
+        """
+        import time
+
+        from tqdm.auto import tqdm
+
+        if not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps must be a non-negative int, got steps={steps!r}")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got batch_size={batch_size!r}")
+        if not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"lr must be a positive number, got lr={lr!r}")
+        if hasattr(graphs, "__getitem__") and hasattr(graphs, "__len__"):
+            data = [graphs[i] for i in range(len(graphs))]  # type: ignore[index,arg-type]
+        else:
+            data = list(graphs)
+        if len(data) == 0:
+            raise ValueError("graphs must contain at least one scene graph")
+        if not isinstance(eval_every, int) or eval_every <= 0:
+            raise ValueError(f"eval_every must be a positive int, got eval_every={eval_every!r}")
+        val = list(val_graphs) if val_graphs is not None else []
+        val_boxes = collate_scenes(val, need_boxes=True).boxes if val else None
+        for i, g in enumerate(data):
+            if "box" not in g[NODE]:
+                raise ValueError(f"graphs[{i}] has no data['object'].box (needed by fit_layout)")
+        device = self._device()
+        params = self.layout_parameters()
+        classifier: nn.Module | None = None
+        if not isinstance(identity_weight, (int, float)) or not identity_weight >= 0:
+            raise ValueError(
+                "identity_weight must be a non-negative number, got "
+                f"identity_weight={identity_weight!r}")
+        if identity_weight > 0:
+            classifier = nn.Linear(self.config.gconv_dim, self.config.num_objects).to(device)
+            params = params + list(classifier.parameters())
+        opt = torch.optim.Adam(params, lr=float(lr))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1),
+                                                           eta_min=float(lr) / 10)
+        rng = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(len(data), generator=rng)
+        pos = 0
+        self.train()
+        start = time.monotonic()
+        best: tuple[float, dict[str, Tensor]] | None = None
+        layout_modules = self._layout_modules()
+
+        def validate(step: int) -> None:
+            nonlocal best
+            assert val_boxes is not None
+            l1 = float((self.predict_boxes(val) - val_boxes.to(device)).abs().mean())
+            self.train()
+            self.layout_val_history.append({"step": step, "box_l1": l1})
+            if best is None or l1 < best[0]:
+                best = (l1, {k: v.detach().clone() for k, v in layout_modules.state_dict().items()})
+
+        bar = tqdm(range(steps), desc="SG2Im layout", disable=not progress)
+        done = 0
+        for step in bar:
+            idx = []
+            while len(idx) < min(batch_size, len(data)):
+                if pos >= len(perm):
+                    perm = torch.randperm(len(data), generator=rng)
+                    pos = 0
+                idx.append(int(perm[pos]))
+                pos += 1
+            batch = collate_scenes([data[i] for i in idx], need_boxes=True).to(device)
+            if batch.labels.numel() == 0:
+                continue
+            if not mask_loss:
+                batch.masks = None
+            terms = self.layout_losses(batch, classifier, float(identity_weight))
+            opt.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            opt.step()
+            sched.step()
+            stats = {k: float(v.detach()) for k, v in terms.items()}
+            stats["step"] = step + 1
+            self.layout_history.append(stats)
+            bar.set_postfix(box=f"{stats['box']:.4f}")
+            done = step + 1
+            if val and done % eval_every == 0:
+                validate(done)
+            if time_budget is not None and time.monotonic() - start > time_budget:
+                break
+        bar.close()
+        if val:
+            if done % eval_every:
+                validate(done)
+            if best is not None:
+                layout_modules.load_state_dict(best[1])
+        return self
+
+    @torch.no_grad()
+    def predict_boxes(self, graphs: Sequence[HeteroData], batch_size: int = 256) -> Tensor:
+        """Predicted boxes ``[O, 4]`` (normalised ``x0, y0, x1, y1``) of all objects of ``graphs``
+        (eval mode; only the layout part runs)."""
+        if len(graphs) == 0:
+            raise ValueError("graphs must contain at least one scene graph")
+        self.eval()
+        device = self._device()
+        g = self.generator
+        out = []
+        for start in range(0, len(graphs), batch_size):
+            b = collate_scenes(list(graphs[start:start + batch_size])).to(device)
+            x = g.encode(b.labels, b.edge_index, b.edge_labels, b.batch, b.num_images)
+            out.append(g.decode_boxes(x))
+        return torch.cat(out)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
@@ -982,10 +1214,14 @@ def demo_stage(
     seed: int = 0,
     progress: bool = True,
     num_threads: int | None = 1,
+    layout_steps: int = 1000,
+    layout_graphs: Sequence[HeteroData] | None = None,
 ) -> dict[str, Any]:
     """Short image-generation stage for demos (about 1-2 minutes on a laptop CPU).
 
-    Trains a small SG2Im (``"{decoder}-small"`` preset) on ``train_scenes`` and writes PNG
+    Pre-trains the layout part without images (:meth:`SG2Im.fit_layout`, at most a quarter of
+    ``time_budget`` and 20 s, early stopping on the last tenth of the layout graphs), then trains
+    a small SG2Im (``"{decoder}-small"`` preset) on ``train_scenes`` and writes PNG
     grids to ``out_dir``: ``sg2im_ground_truth.png``, ``sg2im_gt_boxes.png`` (generated with the
     ground-truth boxes), ``sg2im_predicted_layout.png`` and, when ``graphs_for_generation`` is
     given, ``sg2im_generated_graphs.png``.
@@ -997,15 +1233,23 @@ def demo_stage(
         steps: maximum training steps.
         decoder: ``"crn"`` or ``"spade"``.
         batch_size: training batch size.
-        test_scenes: scenes to evaluate on (default: the last 16 training scenes).
+        test_scenes: scenes to evaluate on (default: the last 16 scenes of ``train_scenes``,
+            held out from training when there are at least 32 scenes).
         time_budget: stop training after this many seconds.
         seed: random seed.
         progress: show progress bars.
         num_threads: torch CPU threads during the stage (restored afterwards); 1 is much faster
             than several on a shared machine for these small models. ``None`` keeps the setting.
+        layout_steps: layout pre-training steps (0: none, SG2Im as published).
+        layout_graphs: graphs with boxes (no images needed) for the layout pre-training;
+            default: the training scenes, plus, when ``train_scenes`` is a
+            :class:`~sgkit.datasets.ShapesWorld`, 5,000 fresh graphs of another seed (about
+            4 s to make; with only a few hundred graphs the layout over-fits).
 
     Returns:
-        Metrics of :func:`evaluate_generation` plus ``steps`` (done), ``seconds`` and ``files``.
+        Metrics of :func:`evaluate_generation` plus ``steps`` (done), ``layout_steps`` (done),
+        ``box_l1_median_box`` (the L1 of always predicting the median training box),
+        ``seconds`` (both phases) and ``files``.
     """
     old_threads = torch.get_num_threads()
     if num_threads is not None:
@@ -1013,7 +1257,8 @@ def demo_stage(
     try:
         return _demo_stage(train_scenes, out_dir, graphs_for_generation, steps=steps,
                            decoder=decoder, batch_size=batch_size, test_scenes=test_scenes,
-                           time_budget=time_budget, seed=seed, progress=progress)
+                           time_budget=time_budget, seed=seed, progress=progress,
+                           layout_steps=layout_steps, layout_graphs=layout_graphs)
     finally:
         torch.set_num_threads(old_threads)
 
@@ -1030,11 +1275,16 @@ def _demo_stage(
     time_budget: float | None,
     seed: int,
     progress: bool,
+    layout_steps: int,
+    layout_graphs: Sequence[HeteroData] | None,
 ) -> dict[str, Any]:
     import time
 
     if decoder not in ("crn", "spade"):
         raise ValueError(f"decoder must be 'crn' or 'spade', got decoder={decoder!r}")
+    if not isinstance(layout_steps, int) or layout_steps < 0:
+        raise ValueError(
+            f"layout_steps must be a non-negative int, got layout_steps={layout_steps!r}")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     num_objects, num_predicates = _infer_sizes(train_scenes)
@@ -1046,11 +1296,34 @@ def _demo_stage(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = SG2Im(config, vocab=getattr(train_scenes, "vocab", None))
+    if test_scenes is not None:
+        test = list(test_scenes)
+    elif len(scenes) >= 32:  # hold out the last 16 scenes
+        scenes, test = scenes[:-16], scenes[-16:]
+    else:
+        test = scenes[-16:]
     t0 = time.monotonic()
+    if layout_steps > 0:
+        if layout_graphs is not None:
+            lay = list(layout_graphs)
+        else:
+            lay = list(scenes)
+            from sgkit.datasets import ShapesWorld
+
+            if isinstance(train_scenes, ShapesWorld):  # graphs are cheap, images are not
+                base = train_scenes.seed if isinstance(train_scenes.seed, int) else seed
+                lay = ShapesWorld(5000, seed=base + 10_000, progress=False).graphs() + lay
+        n_val = len(lay) // 10 if len(lay) >= 64 else 0
+        lay_train, lay_val = (lay[:-n_val], lay[-n_val:]) if n_val else (lay, None)
+        lay_budget = (None if time_budget is None
+                      else max(min(20.0, 0.25 * time_budget) - (time.monotonic() - t0), 1.0))
+        model.fit_layout(lay_train, steps=layout_steps, batch_size=64, lr=5e-3, seed=seed,
+                         progress=progress, time_budget=lay_budget, val_graphs=lay_val,
+                         mask_loss=False)
+    remaining = None if time_budget is None else max(time_budget - (time.monotonic() - t0), 1.0)
     model.fit(scenes, steps=steps, batch_size=batch_size, seed=seed, progress=progress,
-              time_budget=time_budget)
+              time_budget=remaining)
     seconds = time.monotonic() - t0
-    test = list(test_scenes) if test_scenes is not None else scenes[-16:]
     colours = category_colours(scenes, num_objects)
     metrics: dict[str, Any] = evaluate_generation(model, test, colours, seed=seed)
     shown = test[:8]
@@ -1067,5 +1340,11 @@ def _demo_stage(
         files.append(save_image_grid(
             model.generate(list(graphs_for_generation)[:16], seed=seed),  # type: ignore[arg-type]
             os.path.join(out_dir, "sg2im_generated_graphs.png")))
-    metrics.update(steps=len(model.history), seconds=seconds, files=files)
+    train_boxes = collate_scenes(scenes, need_boxes=True).boxes
+    test_boxes = collate_scenes(test, need_boxes=True).boxes
+    assert train_boxes is not None and test_boxes is not None
+    metrics.update(steps=len(model.history), layout_steps=len(model.layout_history),
+                   box_l1_median_box=float((test_boxes - train_boxes.median(dim=0).values)
+                                           .abs().mean()),
+                   seconds=seconds, files=files)
     return metrics

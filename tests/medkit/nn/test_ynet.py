@@ -56,6 +56,21 @@ def test_ynet_skips_from_spatial_encoder_only():
     assert first_convs == [64 + 32, 32 + 32, 16 + 16, 8 + 8]
 
 
+def test_ynet_unet_spatial_widths_match_unet():
+    # spatial_widths="unet": spatial encoder and decoder skips identical to the U-Net's
+    torch.manual_seed(0)
+    net = YNet(1, 3, base_channels=8, depth=4, spatial_widths="unet")
+    torch.manual_seed(0)
+    ref = UNet(1, 3, base_channels=8, depth=4)
+    for a, b in zip(net.encoder, ref.encoder):
+        assert [p.shape for p in a.parameters()] == [p.shape for p in b.parameters()]
+    torch.testing.assert_close(net.encoder[0][0].weight, ref.encoder[0][0].weight)
+    assert net.bottleneck[0].in_channels == 64 + 32  # spatial 8 * 2**3 + spectral 8 * 2**2
+    assert [d[0].in_channels for d in net.decoder] == [64 + 64, 32 + 32, 16 + 16, 8 + 8]
+    assert net(torch.randn(2, 1, 37, 45)).shape == (2, 3, 37, 45)
+    assert "spatial_widths='unet'" in repr(net)
+
+
 def test_ynet_gradient_flows_to_both_encoders():
     torch.manual_seed(0)
     net = YNet(1, 3, base_channels=4, depth=3)
@@ -82,3 +97,5 @@ def test_ynet_bad_args():
         YNet(1, 2, spectral="fft")
     with pytest.raises(ValueError, match="alpha"):
         YNet(1, 2, alpha=2.0)
+    with pytest.raises(ValueError, match="spatial_widths must be one of .*'wide'"):
+        YNet(1, 2, spatial_widths="wide")

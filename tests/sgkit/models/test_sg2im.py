@@ -258,9 +258,66 @@ def test_object_check(scenes) -> None:
 @pytest.mark.slow
 def test_demo_stage(scenes, tmp_path) -> None:
     res = demo_stage(scenes, tmp_path, graphs_for_generation=[s for s in scenes[:3]], steps=2,
-                     batch_size=2, test_scenes=scenes[:4], progress=False)
-    for key in ("mae", "ssim", "object_check", "object_check_predicted", "box_l1"):
+                     batch_size=2, test_scenes=scenes[:4], progress=False, layout_steps=3)
+    for key in ("mae", "ssim", "object_check", "object_check_predicted", "box_l1",
+                "box_l1_median_box"):
         assert key in res and isinstance(res[key], float)
-    assert res["steps"] == 2
+    assert res["steps"] == 2 and res["layout_steps"] == 3
     assert all(os.path.isfile(f) for f in res["files"]) and len(res["files"]) == 4
     json.dumps(res)
+    with pytest.raises(ValueError, match="layout_steps must be a non-negative int"):
+        demo_stage(scenes, tmp_path, steps=1, layout_steps=-1, progress=False)
+
+
+# ---------------------------------------------------------------- layout pre-training
+@pytest.mark.slow
+def test_fit_layout_beats_median_box_on_held_out_scenes() -> None:
+    """Image-free layout pre-training learns positions from the graph: held-out box L1 clearly
+    below always predicting the median training box (ShapesWorld predicates are geometric)."""
+    ds = ShapesWorld(2100, seed=5, progress=False)
+    graphs = ds.graphs()  # no images: cheap
+    train, val, test = graphs[:1800], graphs[1800:1900], graphs[1900:]
+    train_boxes = collate_scenes(train, need_boxes=True).boxes
+    test_boxes = collate_scenes(test, need_boxes=True).boxes
+    baseline = float((test_boxes - train_boxes.median(dim=0).values).abs().mean())
+    torch.manual_seed(0)
+    model = SG2Im(tiny_config(embedding_dim=32, gconv_dim=32, gconv_hidden_dim=64,
+                              gconv_layers=3, head_hidden_dim=32))
+    before = float((model.predict_boxes(test) - test_boxes).abs().mean())
+    decoder_before = [p.detach().clone() for p in model.generator.decoder.parameters()]
+    model.fit_layout(train, steps=300, batch_size=32, lr=5e-3, progress=False,
+                     val_graphs=val, eval_every=50, identity_weight=0.0)  # boxes only
+    after = float((model.predict_boxes(test) - test_boxes).abs().mean())
+    assert after < 0.85 * baseline < before, (before, baseline, after)
+    # the best validation state is restored
+    val_boxes = collate_scenes(val, need_boxes=True).boxes
+    val_l1 = float((model.predict_boxes(val) - val_boxes).abs().mean())
+    assert len(model.layout_val_history) == 6
+    assert math.isclose(val_l1, min(h["box_l1"] for h in model.layout_val_history), rel_tol=1e-5)
+    assert len(model.layout_history) == 300 and "mask" not in model.layout_history[0]
+    # only the layout part is trained
+    assert all(torch.equal(a, b) for a, b in
+               zip(decoder_before, model.generator.decoder.parameters()))
+
+
+def test_fit_layout_mask_loss_and_validation(scenes) -> None:
+    model = SG2Im(tiny_config())
+    model.fit_layout(scenes, steps=3, batch_size=4, progress=False)
+    assert len(model.layout_history) == 3
+    h = model.layout_history[0]
+    assert set(h) == {"box", "mask", "identity", "total", "step"}
+    assert math.isclose(h["total"], h["box"] + h["mask"] + 0.1 * h["identity"], rel_tol=1e-5)
+    assert h["identity"] > 0.5 * math.log(36)  # untrained classifier: about log(C)
+    model.fit_layout(scenes, steps=1, progress=False, mask_loss=False, identity_weight=0.0)
+    assert set(model.layout_history[-1]) == {"box", "total", "step"}
+    with pytest.raises(ValueError, match="steps must be a non-negative int"):
+        model.fit_layout(scenes, steps=-1)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        model.fit_layout(scenes, lr=0.0)
+    with pytest.raises(ValueError, match="identity_weight must be a non-negative number"):
+        model.fit_layout(scenes, identity_weight=-1.0)
+    with pytest.raises(ValueError, match="eval_every must be a positive int"):
+        model.fit_layout(scenes, eval_every=0)
+    g = from_triplets([0, 1], [(0, 2, 1)])
+    with pytest.raises(ValueError, match=r"graphs\[0\] has no data\['object'\].box"):
+        model.fit_layout([g], steps=1)
