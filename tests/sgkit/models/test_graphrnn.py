@@ -10,14 +10,6 @@ from sgkit.models import GraphRNN, SceneGraphGen
 SMALL = dict(hidden_dim=16, num_layers=2, node_embedding_dim=8, edge_embedding_dim=4, mlp_hidden_dim=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small recurrent models run fastest (and do not over-subscribe shared cores) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_from_edges_ignore_the_to_edge_and_the_nodes():
     model = GraphRNN(3, 2, max_nodes=4, **SMALL)

@@ -14,14 +14,6 @@ SMALL = dict(hidden_dim=16, num_layers=2, node_embedding_dim=8, edge_embedding_d
 MODELS = [SceneGraphGen, GraphRNN]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small recurrent models run fastest (and do not over-subscribe shared cores) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _toy_graphs():
     return [

@@ -25,14 +25,6 @@ from sgkit.models.sg2im_losses import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small CPU models train far faster with one thread on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def tiny_config(decoder: str = "crn", **kw) -> SG2ImConfig:
     base = dict(
