@@ -1,6 +1,5 @@
 """GraphRNN baseline: what distinguishes it from SceneGraphGen (the shared interface is tested,
 for both models, in test_scenegraphgen.py)."""
-import pytest
 import torch
 
 from sgkit.data import from_triplets
