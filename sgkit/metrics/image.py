@@ -7,6 +7,7 @@ any extractor you pass in.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -130,7 +131,9 @@ def ssim(
         pred: ``[B, C, H, W]`` images.
         target: ``[B, C, H, W]`` images.
         data_range: dynamic range :math:`L` of the images (1 for ``[0, 1]``).
-        win_size: odd window size (default 7, or the Gaussian's ``2 * round(3.5 sigma) + 1``).
+        win_size: odd window size (default 7, or the Gaussian's ``2 * round(3.5 sigma) + 1``);
+            at least 3 with ``use_sample_covariance`` (1 is allowed only without it, as in
+            scikit-image, which otherwise divides by zero).
         gaussian_weights: use a Gaussian window.
         sigma: Gaussian standard deviation.
         k1: constant :math:`k_1`.
@@ -151,6 +154,13 @@ def ssim(
     B, C, H, W = pred.shape
     x = pred.to(torch.float64)
     y = target.to(torch.float64)
+    if win_size is not None and (
+        not isinstance(win_size, numbers.Integral) or isinstance(win_size, bool) or win_size < 1
+        or win_size % 2 != 1
+    ):
+        raise ValueError(f"win_size must be a positive odd int, got win_size={win_size!r}")
+    if win_size is not None:
+        win_size = int(win_size)
     if gaussian_weights:
         radius = int(3.5 * sigma + 0.5)
         if win_size is not None and win_size != 2 * radius + 1:
@@ -166,8 +176,14 @@ def ssim(
         kernel = torch.full(
             (C, 1, win_size, win_size), 1.0 / win_size**2, dtype=x.dtype, device=x.device
         )
-    if win_size % 2 != 1 or win_size < 1:
-        raise ValueError(f"win_size must be a positive odd int, got win_size={win_size!r}")
+    if win_size == 1 and use_sample_covariance:
+        # scikit-image divides by N - 1 = 0 here (ZeroDivisionError); one pixel has no
+        # sample variance.
+        raise ValueError(
+            "win_size must be >= 3 with use_sample_covariance=True (the sample covariance of a "
+            "1-pixel window divides by N - 1 = 0), got win_size=1; pass an odd win_size >= 3 or "
+            "use_sample_covariance=False"
+        )
     if win_size > min(H, W):
         raise ValueError(
             f"win_size={win_size} exceeds the image extent {H}x{W}; pass a smaller odd win_size"

@@ -85,6 +85,30 @@ def _check_positive(name: str, value: int) -> int:
     return value
 
 
+def _check_positive_number(name: str, value: float) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _to_device(batch: SequenceBatch, device: torch.device) -> SequenceBatch:
+    """Move the tensors of a token batch to ``device`` (no copy when already there)."""
+    if batch.nodes.device == device:
+        return batch
+    return SequenceBatch(
+        batch.nodes.to(device),
+        batch.to_edges.to(device),
+        batch.from_edges.to(device),
+        batch.lengths.to(device),
+        batch.tokens,
+    )
+
+
 class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
     """Base class of :class:`~sgkit.models.SceneGraphGen` and :class:`~sgkit.models.GraphRNN`.
 
@@ -164,7 +188,10 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         self.tokens = SequenceTokens(num_classes, num_predicates)
         self.width = max(max_nodes - 1, 1)  # edge slots of the history input
         self.history_: list[dict[str, float]] = []
-        self.ordering_: str | None = None
+        # The ordering of the last ``fit``: a name, or the callable itself (in memory only).
+        self.ordering_: str | Callable[..., Tensor] | None = None
+        # True when loaded from a checkpoint of a model trained with a callable ordering.
+        self._ordering_was_callable = False
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.node_embedding = nn.Embedding(num_classes + 2, node_embedding_dim, padding_idx=num_classes + 1)
@@ -337,10 +364,20 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
     def _resolve_ordering(self, ordering: str | Callable[..., Tensor] | None, object_ranks: Sequence[int] | None):
         if ordering is None:
-            ordering = self.ordering_ or "random"
+            if self.ordering_ is None and self._ordering_was_callable:
+                raise ValueError(
+                    "ordering: this model was trained with a custom callable ordering, which "
+                    "checkpoints do not store; pass it again explicitly (ordering=...)"
+                )
+            ordering = self.ordering_ if self.ordering_ is not None else "random"
         if object_ranks is None and self.vocab is not None:
             object_ranks = self.vocab.object_ranks
         return get_ordering(ordering, object_ranks=object_ranks)
+
+    @property
+    def _device(self) -> torch.device:
+        """Device of the model's parameters and buffers."""
+        return self.first_node_prior.device
 
     def _encode_all(
         self,
@@ -376,7 +413,10 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         Args:
             graphs: training scene graphs (1 to ``max_nodes`` nodes each).
             ordering: ``"random"`` (thesis best), ``"bfs"``, ``"hierarchical"``, ``"identity"``
-                or a callable ``(data, *, generator) -> perm``.
+                or a callable ``(data, *, generator) -> perm``. It is kept in ``ordering_`` and
+                is the default of :meth:`nll`; a callable is kept in memory only (checkpoints
+                store names), so after :meth:`load` such a model's :meth:`nll` needs an explicit
+                ``ordering=``.
             epochs: passes over the training set.
             batch_size: graphs per optimisation step (thesis: 256).
             lr: Adam learning rate (thesis: 1e-3).
@@ -393,16 +433,28 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             (``loss`` = mean sequence NLL per graph, nats).
 
         Raises:
-            ValueError: for an empty training set, unknown ids, graphs above ``max_nodes``.
+            ValueError: for an empty training set, unknown ids, graphs above ``max_nodes``, or a
+                non-positive ``epochs``, ``batch_size``, ``lr``, ``lr_decay``,
+                ``lr_decay_steps`` or ``grad_clip``.
         """
         import time
 
         self._check_graphs(graphs)
         _check_positive("epochs", epochs)
         _check_positive("batch_size", batch_size)
+        _check_positive_number("lr", lr)
+        _check_positive_number("lr_decay", lr_decay)
+        _check_positive("lr_decay_steps", lr_decay_steps)
+        if grad_clip is not None:
+            _check_positive_number("grad_clip", grad_clip)
         order_fn = self._resolve_ordering(ordering, object_ranks)
-        self.ordering_ = ordering if isinstance(ordering, str) else None
+        if ordering is not None:
+            self.ordering_ = ordering
+            self._ordering_was_callable = False
+        elif self.ordering_ is None:
+            self.ordering_ = "random"
         xf = [to_xf(g, multi_edge=multi_edge) for g in graphs]
+        dev = self._device
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_decay_steps, gamma=lr_decay)
@@ -422,7 +474,7 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
                 batch = collate_sequences(
                     [seqs[i] for i in idx], num_classes=self.num_classes, num_predicates=self.num_predicates
                 )
-                loss = self.sequence_nll(batch).mean()
+                loss = self.sequence_nll(_to_device(batch, dev)).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if grad_clip is not None:
@@ -461,7 +513,9 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
         Args:
             graphs: scene graphs (1 to ``max_nodes`` nodes each).
-            ordering: node order (default: the one used in :meth:`fit`, else ``"random"``).
+            ordering: node order (default: the one used in :meth:`fit`, a name or a callable,
+                else ``"random"``; a model loaded from a checkpoint of a training with a
+                callable ordering raises ``ValueError`` asking for it explicitly).
             num_orderings: number ``k`` of orders to average over.
             seed: seed of the orders.
             batch_size: graphs per forward pass.
@@ -469,12 +523,18 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             object_ranks: category ranks for ``"hierarchical"``.
 
         Returns:
-            ``[len(graphs)]`` float tensor.
+            ``[len(graphs)]`` float tensor (on the model's device).
+
+        Raises:
+            ValueError: for invalid graphs, a non-positive ``num_orderings`` or ``batch_size``,
+                or a missing callable ordering (see ``ordering``).
         """
         self._check_graphs(graphs)
         _check_positive("num_orderings", num_orderings)
+        _check_positive("batch_size", batch_size)
         order_fn = self._resolve_ordering(ordering, object_ranks)
         xf = [to_xf(g, multi_edge=multi_edge) for g in graphs]
+        dev = self._device
         gen = torch.Generator().manual_seed(seed)
         was_training = self.training
         self.eval()
@@ -486,8 +546,8 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             for start in range(0, len(seqs), batch_size):
                 chunk = seqs[start : start + batch_size]
                 batch = collate_sequences(chunk, num_classes=self.num_classes, num_predicates=self.num_predicates)
-                first = torch.stack([s.nodes[0] for s in chunk])
-                out.append(self.sequence_nll(batch) - log_prior[first])
+                first = torch.stack([s.nodes[0] for s in chunk]).to(dev)
+                out.append(self.sequence_nll(_to_device(batch, dev)) - log_prior[first])
             runs.append(torch.cat(out))
         self.train(was_training)
         stacked = torch.stack(runs)
@@ -529,14 +589,14 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             p_nodes, p_to, p_from = pb.nodes[0].to(dev), pb.to_edges[0].to(dev), pb.from_edges[0].to(dev)
             first = p_nodes[0].expand(n).clone()
         else:
-            first = torch.multinomial(self.first_node_prior, n, replacement=True, generator=generator)
+            first = self._multinomial(self.first_node_prior, n, generator, replacement=True)
         logp += self.first_node_prior.log()[first]
         nodes[:, 0] = first
         active = torch.arange(n, device=dev)
         hidden: Hidden | None = None
 
         def draw(lp: Tensor) -> Tensor:
-            return torch.multinomial(lp.exp(), 1, generator=generator).squeeze(1)
+            return self._multinomial(lp.exp(), 1, generator).squeeze(1)
 
         for t in range(M - 1):
             x = self._history_input(nodes[active, t], to[active, t], frm[active, t]).unsqueeze(1)
@@ -577,6 +637,24 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
                 frm[active, i, j] = e_from
                 prev_to, prev_from = e_to, e_from
         return SequenceBatch(nodes, to, frm, lengths, tok), logp
+
+    @staticmethod
+    def _multinomial(
+        probs: Tensor, num_samples: int, generator: torch.Generator | None, replacement: bool = False
+    ) -> Tensor:
+        """:func:`torch.multinomial` with a generator that may live on another device.
+
+        A generator on ``probs``' device (or none) draws there. Otherwise (e.g. the usual CPU
+        generator with a model on a GPU) the draw happens on the generator's device and the result
+        moves back, so a seeded CPU generator gives the same samples whatever the model's device
+        (up to floating-point differences of the probabilities).
+        """
+        if generator is None or generator.device == probs.device:
+            return torch.multinomial(probs, num_samples, replacement=replacement, generator=generator)
+        out = torch.multinomial(
+            probs.to(generator.device), num_samples, replacement=replacement, generator=generator
+        )
+        return out.to(probs.device)
 
     def _resolve_max_nodes(self, max_nodes: int | None) -> int:
         if max_nodes is None:
@@ -628,7 +706,8 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
         Args:
             n: number of graphs.
-            generator: :class:`torch.Generator` for reproducible samples.
+            generator: :class:`torch.Generator` for reproducible samples, on the CPU or on the
+                model's device (a CPU generator with a model on a GPU draws on the CPU).
             max_nodes: stop every graph at this many nodes (EOS forced; default the model's
                 ``max_nodes``, which the model itself never exceeds).
             batch_size: graphs generated together.
@@ -676,7 +755,13 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
         Returns:
             ``n`` completed graphs.
+
+        Raises:
+            ValueError: for an invalid ``partial_graph``, ``n`` not a non-negative int, or a
+                graph larger than ``max_nodes``.
         """
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
         self._check_graphs([partial_graph], name="partial_graph")
         m = self._resolve_max_nodes(max_nodes)
         X, F = to_xf(partial_graph, multi_edge=multi_edge)
@@ -702,7 +787,8 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
                 "class": type(self).__name__,
                 "hparams": dict(self.hparams),
                 "vocab": None if self.vocab is None else self.vocab.to_dict(),
-                "ordering": self.ordering_,
+                "ordering": self.ordering_ if isinstance(self.ordering_, str) else None,
+                "ordering_was_callable": callable(self.ordering_) or self._ordering_was_callable,
                 "history": [dict(h) for h in self.history_],
                 "state_dict": self.state_dict(),
             },
@@ -725,6 +811,7 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         model = cls(**ckpt["hparams"], vocab=vocab)
         model.load_state_dict(ckpt["state_dict"])
         model.ordering_ = ckpt["ordering"]
+        model._ordering_was_callable = bool(ckpt.get("ordering_was_callable", False))
         model.history_ = [dict(h) for h in ckpt["history"]]
         model.eval()
         return model

@@ -349,9 +349,18 @@ class SG2ImGenerator(nn.Module):
 
     def encode(self, labels: Tensor, edge_index: Tensor, edge_labels: Tensor, batch: Tensor,
                num_images: int) -> Tensor:
-        """Object vectors ``[O, D]``: embeddings (plus the ``__image__`` node) through the GCN."""
+        """Object vectors ``[O, D]``: embeddings (plus the ``__image__`` node) through the GCN.
+
+        Raises:
+            ValueError: if an object id lies outside ``[0, num_objects)`` or a predicate id
+                outside ``[0, num_predicates)`` (the ids ``num_objects`` / ``num_predicates``
+                are SG2Im's ``__image__`` node and ``__in_image__`` edge and are never valid
+                input).
+        """
         c = self.config
         n = labels.numel()
+        _check_id_range("labels", labels, c.num_objects)
+        _check_id_range("edge_labels", edge_labels, c.num_predicates)
         if c.image_node:  # SG2Im's __image__ node and __in_image__ edges
             dev = labels.device
             labels = torch.cat([labels, torch.full((num_images,), c.num_objects, device=dev,
@@ -364,6 +373,64 @@ class SG2ImGenerator(nn.Module):
         r = self.pred_embedding(edge_labels)
         x, _ = self.gcn(x, edge_index, r)
         return x[:n]
+
+
+def _check_id_range(name: str, ids: Tensor, num: int) -> None:
+    """Raise ``ValueError("{name}: id {v} out of range [0, {num})")`` for an id outside the range."""
+    if ids.numel() == 0:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= num:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}: id {bad} out of range [0, {num})")
+
+
+def _check_scene_ids(
+    graphs: Sequence[HeteroData],
+    num_objects: int | None,
+    num_predicates: int | None,
+    *,
+    name: str = "graphs",
+) -> None:
+    """Check the ids of every graph before it reaches the embeddings.
+
+    Object ids must lie in ``[0, num_objects)``, predicate ids in ``[0, num_predicates)`` (when
+    the sizes are given) and ``edge_index`` entries in ``[0, N)`` of their own graph. An id equal
+    to ``num_objects`` (``num_predicates``) would otherwise be read silently as SG2Im's
+    ``__image__`` node (``__in_image__`` edge), a larger one fail deep inside the embedding, and
+    an edge index ``>= N`` would point into the next graph of the batch.
+
+    Raises:
+        ValueError: naming the graph, the field and the id, e.g.
+            ``"graphs[3].object.label: id 12 out of range [0, 12)"``.
+    """
+    for i, g in enumerate(graphs):
+        store = g[NODE]
+        if "label" not in store:
+            raise ValueError(f"{name}[{i}] has no data['object'].label")
+        lab = store.label.view(-1)
+        n = lab.numel()
+        if num_objects is not None:
+            _check_id_range(f"{name}[{i}].object.label", lab, num_objects)
+        elif n and int(lab.min()) < 0:
+            raise ValueError(f"{name}[{i}].object.label: negative id {int(lab.min())}")
+        if EDGE in g.edge_types and "edge_index" in g[EDGE]:
+            ei = g[EDGE].edge_index
+            _check_id_range_nodes(f"{name}[{i}].relation.edge_index", ei, n)
+            el = g[EDGE].label.view(-1)
+            if num_predicates is not None:
+                _check_id_range(f"{name}[{i}].relation.label", el, num_predicates)
+            elif el.numel() and int(el.min()) < 0:
+                raise ValueError(f"{name}[{i}].relation.label: negative id {int(el.min())}")
+
+
+def _check_id_range_nodes(name: str, edge_index: Tensor, n: int) -> None:
+    if edge_index.numel() == 0:
+        return
+    lo, hi = int(edge_index.min()), int(edge_index.max())
+    if lo < 0 or hi >= n:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}: node index {bad} out of range [0, {n}) (the graph's objects)")
 
 
 @dataclass
@@ -394,6 +461,8 @@ def collate_scenes(
     need_boxes: bool = False,
     need_images: bool = False,
     image_size: int | None = None,
+    num_objects: int | None = None,
+    num_predicates: int | None = None,
 ) -> SceneBatch:
     """Concatenate scene graphs into a :class:`SceneBatch` (edge indices offset per graph).
 
@@ -402,12 +471,24 @@ def collate_scenes(
         need_boxes: raise if a graph has no ``box``.
         need_images: raise if a graph has no ``image``.
         image_size: resize images to this square size (area interpolation) when needed.
+        num_objects: when given (or ``num_predicates``), check the ids first: object ids in
+            ``[0, num_objects)``, predicate ids in ``[0, num_predicates)``, edge indices in
+            ``[0, N)`` of their graph. :class:`SG2Im` checks every graph this way (the ids
+            ``num_objects`` / ``num_predicates`` are its ``__image__`` node and
+            ``__in_image__`` edge).
+        num_predicates: see ``num_objects``.
 
     Returns:
         The batch; ``boxes``/``masks``/``images`` are ``None`` unless every graph has them.
+
+    Raises:
+        ValueError: for an empty sequence, a missing field, or (with the sizes) an id out of
+            range, naming the graph, e.g. ``"graphs[3].object.label: id 12 out of range [0, 12)"``.
     """
     if len(graphs) == 0:
         raise ValueError("graphs must contain at least one scene graph, got an empty sequence")
+    if num_objects is not None or num_predicates is not None:
+        _check_scene_ids(graphs, num_objects, num_predicates)
     labels, eis, els, batch, boxes, masks, images = [], [], [], [], [], [], []
     offset = 0
     for i, g in enumerate(graphs):
@@ -470,6 +551,13 @@ class SG2Im(nn.Module):
     Args:
         config: an :class:`SG2ImConfig` (e.g. ``SG2ImConfig.preset("crn-64", C, P)``).
         vocab: optional :class:`~sgkit.data.Vocabulary` (stored in checkpoints).
+        seed: seed of the weight initialisation, drawn under :func:`torch.random.fork_rng` so the
+            global RNG is left untouched; ``None`` (default) draws from the global RNG as before.
+
+    Graphs given to :meth:`fit`, :meth:`fit_layout`, :meth:`generate` and
+    :meth:`predict_boxes` must have object ids in ``[0, num_objects)`` and predicate ids in
+    ``[0, num_predicates)``; otherwise a ``ValueError`` names the graph, e.g.
+    ``"graphs[3].object.label: id 12 out of range [0, 12)"``.
 
     Example:
         >>> cfg = SG2ImConfig.preset("crn-small", num_objects=12, num_predicates=6)
@@ -478,20 +566,25 @@ class SG2Im(nn.Module):
         >>> # model.fit(scenes, steps=1000); images = model.generate(graphs)
     """
 
-    def __init__(self, config: SG2ImConfig, vocab: Any = None) -> None:
+    def __init__(self, config: SG2ImConfig, vocab: Any = None, *, seed: int | None = None) -> None:
         super().__init__()
         if not isinstance(config, SG2ImConfig):
             raise ValueError(f"config must be an SG2ImConfig, got {type(config).__name__}")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ValueError(f"seed must be an int or None, got seed={seed!r}")
         self.config = config
         self.vocab = vocab
         c = config
-        self.generator = SG2ImGenerator(c)
-        self.img_discriminator = MultiscaleDiscriminator(
-            c.d_num_scales, 3, c.d_img_dims, c.d_normalization
-        )
-        self.obj_discriminator = ObjectDiscriminator(
-            c.num_objects, 3, c.crop_size, c.d_obj_dims, c.d_normalization
-        )
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.generator = SG2ImGenerator(c)
+            self.img_discriminator = MultiscaleDiscriminator(
+                c.d_num_scales, 3, c.d_img_dims, c.d_normalization
+            )
+            self.obj_discriminator = ObjectDiscriminator(
+                c.num_objects, 3, c.crop_size, c.d_obj_dims, c.d_normalization
+            )
         # The VGG is kept out of the state dict (and out of checkpoints): it is a fixed loss.
         self._perceptual: tuple[VGGPerceptualLoss, ...] = ()
         if c.perceptual_weight > 0:
@@ -516,6 +609,10 @@ class SG2Im(nn.Module):
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def _check_ids(self, graphs: Sequence[HeteroData], name: str = "graphs") -> None:
+        """Range-check the object/predicate ids and edge indices of ``graphs`` (see the class)."""
+        _check_scene_ids(graphs, self.config.num_objects, self.config.num_predicates, name=name)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Create (or return) the Adam optimizers of generator and both discriminators."""
@@ -679,6 +776,7 @@ class SG2Im(nn.Module):
             data = list(scenes)
         if len(data) == 0:
             raise ValueError("scenes must contain at least one scene")
+        self._check_ids(data, name="scenes")
         self._rng = torch.Generator().manual_seed(seed)
         samples = list(sample_graphs) if sample_graphs is not None else data[:8]
         start = time.monotonic()
@@ -838,7 +936,10 @@ class SG2Im(nn.Module):
             raise ValueError("graphs must contain at least one scene graph")
         if not isinstance(eval_every, int) or eval_every <= 0:
             raise ValueError(f"eval_every must be a positive int, got eval_every={eval_every!r}")
+        self._check_ids(data)
         val = list(val_graphs) if val_graphs is not None else []
+        if val:
+            self._check_ids(val, name="val_graphs")
         val_boxes = collate_scenes(val, need_boxes=True).boxes if val else None
         for i, g in enumerate(data):
             if "box" not in g[NODE]:
@@ -916,6 +1017,7 @@ class SG2Im(nn.Module):
         (eval mode; only the layout part runs)."""
         if len(graphs) == 0:
             raise ValueError("graphs must contain at least one scene graph")
+        self._check_ids(graphs)
         self.eval()
         device = self._device()
         g = self.generator
@@ -955,6 +1057,7 @@ class SG2Im(nn.Module):
         """
         if len(graphs) == 0:
             raise ValueError("graphs must contain at least one scene graph")
+        self._check_ids(graphs)
         self.eval()
         device = self._device()
         gen = torch.Generator().manual_seed(seed)

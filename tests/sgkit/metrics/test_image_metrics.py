@@ -277,3 +277,28 @@ def test_fid_kid_on_images_need_an_extractor() -> None:
     )
     got = kid(real, fake, feature_extractor=extractor, subset_size=4, num_subsets=3, seed=1)
     assert got == kid_from_features(feats_r, feats_f, subset_size=4, num_subsets=3, seed=1)
+
+
+@pytest.mark.parametrize("win_size", [0, -3, 4, 2.0, True])
+def test_ssim_rejects_bad_win_size(win_size) -> None:
+    x = _images(1, 3, 16, 16, seed=4)
+    with pytest.raises(ValueError, match=rf"win_size must be a positive odd int, got win_size={win_size!r}"):
+        ssim(x, x, win_size=win_size)
+
+
+def test_ssim_win_size_one_needs_population_covariance() -> None:
+    x = _images(2, 3, 16, 16, seed=5)
+    y = _images(2, 3, 16, 16, seed=6)
+    # scikit-image divides by zero here (N - 1 = 0); we raise a clear error instead.
+    with pytest.raises(ZeroDivisionError):
+        structural_similarity(x[0].numpy(), y[0].numpy(), channel_axis=0, data_range=1.0, win_size=1)
+    with pytest.raises(ValueError, match=r"win_size must be >= 3 with use_sample_covariance=True.*win_size=1"):
+        ssim(x, y, win_size=1)
+    ours = ssim(x, y, win_size=1, use_sample_covariance=False, reduction="none")
+    assert torch.isfinite(ours).all()
+    ref = [
+        structural_similarity(x[i].numpy(), y[i].numpy(), channel_axis=0, data_range=1.0,
+                              win_size=1, use_sample_covariance=False)
+        for i in range(2)
+    ]
+    np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-10, atol=1e-12)

@@ -258,3 +258,63 @@ def test_fast_graph_building_matches_decode_sequence():
     for g in fast:
         assert g["object"].num_nodes == g["object"].label.numel()
         assert g["object", "relation", "object"].edge_index.dtype == torch.long
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_argument_validation(cls):
+    model = cls(3, 2, max_nodes=4, **SMALL)
+    graphs = _toy_graphs()
+    partial = from_triplets([0, 1], [(0, 0, 1)])
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match=rf"n: expected a non-negative integer, got {bad!r}"):
+            model.complete(partial, bad)
+    assert model.complete(partial, 0) == []
+    with pytest.raises(ValueError, match=r"batch_size: expected a positive integer, got 0"):
+        model.nll(graphs, batch_size=0)
+    cases = [
+        (dict(lr_decay_steps=0), r"lr_decay_steps: expected a positive integer, got 0"),
+        (dict(lr=0.0), r"lr: expected a finite number > 0, got 0.0"),
+        (dict(lr=-1e-3), r"lr: expected a finite number > 0, got -0.001"),
+        (dict(lr=float("nan")), r"lr: expected a finite number > 0, got nan"),
+        (dict(lr_decay=0.0), r"lr_decay: expected a finite number > 0, got 0.0"),
+        (dict(epochs=0), r"epochs: expected a positive integer, got 0"),
+        (dict(batch_size=0), r"batch_size: expected a positive integer, got 0"),
+        (dict(grad_clip=-1.0), r"grad_clip: expected a finite number > 0, got -1.0"),
+    ]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for kwargs, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            model.fit(graphs, progress=False, **kwargs)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.ordering_ is None and model.history_ == []
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_callable_ordering_is_the_default_of_nll(cls, tmp_path):
+    """A callable ordering of ``fit`` stays the default of ``nll`` in memory; checkpoints store
+    only names, so a loaded model asks for it explicitly instead of silently using "random"."""
+    calls = []
+
+    def reverse(data, *, generator=None):
+        calls.append(1)
+        return torch.arange(data["object"].num_nodes - 1, -1, -1)
+
+    model = cls(3, 2, max_nodes=4, **SMALL)
+    graphs = _toy_graphs()
+    model.fit(graphs, epochs=1, batch_size=2, ordering=reverse, progress=False)
+    assert model.ordering_ is reverse
+    calls.clear()
+    default = model.nll(graphs)
+    assert len(calls) == len(graphs)
+    torch.testing.assert_close(default, model.nll(graphs, ordering=reverse))
+    path = tmp_path / "m.pt"
+    model.save(path)
+    loaded = cls.load(path)
+    assert loaded.ordering_ is None
+    with pytest.raises(ValueError, match=r"ordering: this model was trained with a custom callable ordering"):
+        loaded.nll(graphs)
+    torch.testing.assert_close(loaded.nll(graphs, ordering=reverse), default)
+    # refitting with a named ordering clears the flag
+    loaded.fit(graphs, epochs=1, batch_size=2, ordering="identity", progress=False)
+    assert loaded.ordering_ == "identity"
+    loaded.nll(graphs)

@@ -313,3 +313,87 @@ def test_fit_layout_mask_loss_and_validation(scenes) -> None:
     g = from_triplets([0, 1], [(0, 2, 1)])
     with pytest.raises(ValueError, match=r"graphs\[0\] has no data\['object'\].box"):
         model.fit_layout([g], steps=1)
+
+
+# ---------------------------------------------------------------- id validation / seeding
+def _with_label(g, node: int, label: int):
+    g = g.clone()
+    g["object"].label[node] = label
+    return g
+
+
+def _with_predicate(g, edge: int, label: int):
+    g = g.clone()
+    g["object", "relation", "object"].label[edge] = label
+    return g
+
+
+@pytest.mark.parametrize("bad", [36, 37, -1])
+def test_object_ids_out_of_range_are_rejected(scenes, bad) -> None:
+    """``num_objects`` itself would be read as the ``__image__`` node, larger ids raised a raw
+    IndexError: both are now a ValueError naming the graph."""
+    model = SG2Im(tiny_config())
+    graphs = list(scenes[:3]) + [_with_label(scenes[3], 0, bad)]
+    msg = rf"graphs\[3\]\.object\.label: id {bad} out of range \[0, 36\)"
+    with pytest.raises(ValueError, match=msg):
+        model.generate(graphs, batch_size=2)  # index is the position in graphs, not in a chunk
+    with pytest.raises(ValueError, match=msg):
+        model.predict_boxes(graphs)
+    with pytest.raises(ValueError, match=msg):
+        model.fit_layout(graphs, steps=1, progress=False)
+    with pytest.raises(ValueError, match=rf"scenes\[3\]\.object\.label: id {bad} out of range"):
+        model.fit(graphs, steps=1, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match=rf"val_graphs\[3\]\.object\.label: id {bad}"):
+        model.fit_layout(scenes[:2], steps=1, progress=False, val_graphs=graphs)
+    with pytest.raises(ValueError, match=msg):
+        collate_scenes(graphs, num_objects=36, num_predicates=6)
+    # direct use of the generator is guarded too (no graph index there)
+    b = collate_scenes(graphs)
+    with pytest.raises(ValueError, match=rf"labels: id {bad} out of range \[0, 36\)"):
+        model.generator(b.labels, b.edge_index, b.edge_labels, b.batch, b.num_images)
+
+
+def test_predicate_ids_and_edge_indices_out_of_range_are_rejected(scenes) -> None:
+    model = SG2Im(tiny_config())
+    bad = [scenes[0], _with_predicate(scenes[1], 0, 6)]  # 6 = the __in_image__ edge id
+    with pytest.raises(ValueError, match=r"graphs\[1\]\.relation\.label: id 6 out of range \[0, 6\)"):
+        model.generate(bad)
+    with pytest.raises(ValueError, match=r"graphs\[1\]\.relation\.label: id 6 out of range"):
+        collate_scenes(bad, num_predicates=6)
+    b = collate_scenes(bad)
+    with pytest.raises(ValueError, match=r"edge_labels: id 6 out of range \[0, 6\)"):
+        model.generator(b.labels, b.edge_index, b.edge_labels, b.batch, b.num_images)
+    g = scenes[2].clone()
+    n = g["object"].num_nodes
+    g["object", "relation", "object"].edge_index[1, 0] = n  # would point into the next graph
+    with pytest.raises(ValueError, match=rf"graphs\[0\]\.relation\.edge_index: node index {n} "
+                                         rf"out of range \[0, {n}\)"):
+        model.generate([g, scenes[3]])
+    # the largest valid ids pass
+    ok = _with_predicate(_with_label(scenes[0], 0, 35), 0, 5)
+    assert model.generate([ok]).shape == (1, 3, 32, 32)
+    assert collate_scenes([ok], num_objects=36, num_predicates=6).labels[0] == 35
+
+
+def test_seeded_initialisation() -> None:
+    cfg = tiny_config()
+    a = SG2Im(cfg, seed=1).state_dict()
+    b = SG2Im(cfg, seed=1).state_dict()
+    c = SG2Im(cfg, seed=2).state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
+    # the global RNG is left untouched by a seeded construction ...
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    SG2Im(cfg, seed=3)
+    assert torch.equal(torch.rand(3), expected)
+    # ... and seed=None keeps drawing from it
+    torch.manual_seed(4)
+    d = SG2Im(cfg).state_dict()
+    torch.manual_seed(4)
+    e = SG2Im(cfg).state_dict()
+    assert all(torch.equal(d[k], e[k]) for k in d)
+    with pytest.raises(ValueError, match=r"seed must be an int or None, got seed='1'"):
+        SG2Im(cfg, seed="1")

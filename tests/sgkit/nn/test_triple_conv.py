@@ -191,3 +191,19 @@ def test_triple_gcn_stacks_layers() -> None:
     assert single.convs[0].out_channels == 10
     with pytest.raises(ValueError, match="num_layers"):
         TripleGCN(6, 3, 10, num_layers=0)
+
+
+@pytest.mark.parametrize("bad", [4, 7, -1])
+def test_edge_index_out_of_range_is_rejected(bad: int) -> None:
+    conv = TripleConv(3, 2, 5, hidden_channels=8)
+    gcn = TripleGCN(3, 2, 5, num_layers=2, mlp_channels=8)
+    x = torch.randn(4, 3)
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    edge_index[1, 2] = bad
+    edge_attr = torch.randn(3, 2)
+    for module in (conv, gcn):
+        with pytest.raises(ValueError, match=rf"edge_index values must lie in \[0, 4\).*node index {bad}"):
+            module(x, edge_index, edge_attr)
+    # the largest valid index still works
+    edge_index[1, 2] = 3
+    assert gcn(x, edge_index, edge_attr)[0].shape == (4, 5)
