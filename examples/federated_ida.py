@@ -135,10 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _plot_table(table: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: works without a GUI backend
 
     labels, fedavg, ida = [], [], []
     for ncc, row in table.items():
@@ -147,7 +144,8 @@ def _plot_table(table: dict[str, dict[str, dict[str, float]]], path: Path) -> No
             fedavg.append(accs["FedAvg"])
             ida.append(accs["IDA"])
     x = range(len(labels))
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.subplots()
     ax.bar([i - 0.2 for i in x], fedavg, 0.4, label="FedAvg")
     ax.bar([i + 0.2 for i in x], ida, 0.4, label="IDA")
     ax.set_xticks(list(x))

@@ -96,12 +96,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _plot(figs: list[tuple[str, dict[str, Any]]], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: works without a GUI backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(figs), figsize=(5 * len(figs), 3.8), squeeze=False)
+    fig = Figure(figsize=(5 * len(figs), 3.8))
+    axes = fig.subplots(1, len(figs), squeeze=False)
     for ax, (key, curves) in zip(axes[0], figs):
         plot_learning_curves(curves, ax=ax, title=key)
     fig.tight_layout()

@@ -136,11 +136,8 @@ def plot_federation(graph: Data, path: str | Path | None = None, *, title: str |
     Returns:
         The matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import networkx as nx
+    from matplotlib.figure import Figure
 
     n = int(graph.num_nodes)
     labels = graph.y.cpu().numpy() if graph.y is not None else np.zeros(n, dtype=np.int64)
@@ -157,7 +154,8 @@ def plot_federation(graph: Data, path: str | Path | None = None, *, title: str |
     else:  # thresholded graph with several components
         pos = nx.spring_layout(g, seed=seed)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig = Figure(figsize=(5, 5))  # no pyplot: the user's backend is left alone
+        ax = fig.subplots()
     else:
         fig = ax.figure
     same = [(i, j) for i, j in g.edges if labels[i] == labels[j]]

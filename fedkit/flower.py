@@ -13,9 +13,15 @@ simulator (same seeded mini-batch schedule keyed by the server round), so a Flow
 :func:`fedkit.simulate.simulate` with full participation produce the same global model.
 :func:`run_flower_simulation` runs both apps with ``flwr.simulation.run_simulation`` (Ray backend).
 
-Clustered federations need one model per cluster and are not supported here; FedAP's final
-personalisation is client-side and is not run by the Flower apps (evaluate the returned model
-with :meth:`fedkit.simulate.Simulator.personalize`).
+Personalisation (FedAP, ``strategy.personalization_epochs > 0``): after the last round the
+ServerApp sends the final global model to every node in one extra ``evaluate`` message whose
+config holds ``personalize-epochs``; each ClientApp fine-tunes it locally for that many epochs
+(the simulator's seeded schedule keyed by round ``rounds + 1``) and reports the accuracy on its own
+test split, collected in :attr:`FlowerStrategy.personalized` (``partition-id -> accuracy``), the
+same numbers as ``simulate(...).local_acc``.
+
+Clustered federations need one model per cluster and are not supported by one Flower strategy:
+use :func:`fedkit.simulate.simulate`, or cluster first and run one Flower federation per cluster.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ from fedkit._imports import require
 
 require("WITH_FLWR", "fedkit.flower")
 
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict  # noqa: E402
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict  # noqa: E402
 from flwr.clientapp import ClientApp  # noqa: E402
 from flwr.serverapp import Grid, ServerApp  # noqa: E402
 from flwr.serverapp.strategy import FedAvg as _FlowerFedAvg  # noqa: E402
@@ -70,6 +76,8 @@ class FlowerStrategy(_FlowerFedAvg):
         current: the global arrays of the current round.
         dropped: round -> ids of the nodes whose non-finite reply was dropped.
         round_seconds: round -> wall time from ``configure_train`` to the end of ``aggregate_train``.
+        personalized: ``partition-id`` -> local test accuracy after the final personalisation
+            (filled by :meth:`personalize`; NaN for a client without test samples).
     """
 
     def __init__(
@@ -88,7 +96,11 @@ class FlowerStrategy(_FlowerFedAvg):
         if not isinstance(strategy, Strategy):
             raise ValueError(f"strategy must be a fedkit Strategy, got {strategy!r}")
         if isinstance(strategy, Clustered):
-            raise ValueError("Clustered strategies keep one model per cluster and cannot run as one Flower strategy")
+            raise ValueError(
+                f"Clustered strategies keep one model per cluster and cannot run as one Flower strategy, got {strategy.name!r}; "
+                "use fedkit.simulate.simulate for clustered federations, or cluster the clients first and run "
+                "one Flower federation (FlowerStrategy of the inner strategy) per cluster"
+            )
         super().__init__(
             fraction_train=fraction_train,
             fraction_evaluate=fraction_evaluate,
@@ -103,6 +115,7 @@ class FlowerStrategy(_FlowerFedAvg):
         self.current: ArrayRecord | None = None
         self.dropped: dict[int, list[int]] = {}
         self.round_seconds: dict[int, float] = {}
+        self.personalized: dict[int, float] = {}
         self._round_start: float | None = None
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
@@ -164,6 +177,43 @@ class FlowerStrategy(_FlowerFedAvg):
         return out
 
 
+    def personalize(
+        self, grid: Grid, arrays: ArrayRecord, num_rounds: int, epochs: int | None = None, timeout: float | None = None
+    ) -> dict[int, float]:
+        """Final personalisation: every node fine-tunes ``arrays`` locally and reports its local accuracy.
+
+        Sends one ``evaluate`` message to every connected node with the config
+        ``{"server-round": num_rounds + 1, "personalize-epochs": epochs}`` (the client app of
+        :func:`make_client_app` trains ``epochs`` local epochs before evaluating).
+
+        Args:
+            grid: Flower's grid.
+            arrays: the final global arrays.
+            num_rounds: number of federated rounds that were run.
+            epochs: local epochs (default ``strategy.personalization_epochs``).
+            timeout: Flower's reply timeout in seconds.
+
+        Returns:
+            :attr:`personalized`: ``partition-id`` -> local accuracy.
+        """
+        epochs = self.strategy.personalization_epochs if epochs is None else epochs
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        node_ids = sorted(grid.get_node_ids())
+        config = ConfigRecord({"server-round": int(num_rounds) + 1, "personalize-epochs": int(epochs)})
+        record = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: config})
+        replies = grid.send_and_receive(self._construct_messages(record, node_ids, MessageType.EVALUATE), timeout=timeout)
+        valid, _ = self._check_and_log_replies(replies, is_train=False, validate=False)
+        for msg in valid:
+            metrics = next(iter(msg.content.metric_records.values()))
+            pid = int(metrics["partition-id"])
+            self.personalized[pid] = float(metrics["accuracy"]) if int(metrics["test-examples"]) > 0 else float("nan")
+        missing = len(node_ids) - len(valid)
+        if missing:
+            _log.warning("personalisation: %d of %d nodes did not reply", missing, len(node_ids))
+        return self.personalized
+
+
 def make_client_app(
     model_fn: Callable[[], nn.Module],
     data: FederatedDataset,
@@ -174,7 +224,11 @@ def make_client_app(
     Training is :meth:`fedkit.simulate.Simulator.train_clients` on that single client, keyed by
     the server round (so it equals the built-in simulator's local training); malicious clients
     configured through ``simulator_kwargs`` corrupt their reply as in the simulator. The evaluate
-    handler reports the accuracy of the received model on the client's own test split.
+    handler reports the accuracy of the received model on the client's own test split; when the
+    message config holds ``personalize-epochs > 0`` it first fine-tunes the model locally for that
+    many epochs (schedule keyed by the config's ``server-round``), as
+    :meth:`fedkit.simulate.Simulator.personalize` does. Its metrics: ``accuracy``,
+    ``num-examples``, ``test-examples``, ``partition-id``.
 
     Args:
         model_fn: builds the architecture (its parameters are overwritten by the server's).
@@ -218,9 +272,15 @@ def make_client_app(
         sim = _sim()
         pid = int(context.node_config["partition-id"])
         theta = flatten_params(msg.content["arrays"].to_torch_state_dict()).float()
+        config = msg.content["config"] if "config" in msg.content.config_records else {}
+        epochs = int(config["personalize-epochs"]) if "personalize-epochs" in config else 0
+        if epochs > 0:  # final personalisation (FedAP): fine-tune locally, then evaluate
+            rnd = int(config["server-round"])
+            theta = sim.train_clients(theta.unsqueeze(0), np.array([pid]), epochs=epochs, round_key=rnd)[0][0]
         acc = float(sim.local_accuracy(theta, [pid])[0])
         n = int(data.clients[pid].test.size)
-        content = RecordDict({"metrics": MetricRecord({"num-examples": max(n, 1), "accuracy": 0.0 if np.isnan(acc) else acc})})
+        metrics = {"num-examples": max(n, 1), "test-examples": n, "partition-id": pid, "accuracy": 0.0 if np.isnan(acc) else acc}
+        content = RecordDict({"metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 
     return app
@@ -238,7 +298,9 @@ def make_server_app(
         strategy: the Flower strategy.
         initial_model: its ``state_dict`` is the initial global model.
         num_rounds: number of rounds.
-        holder: if given, ``holder["result"]`` receives Flower's ``Result``.
+        holder: if given, ``holder["result"]`` receives Flower's ``Result`` and, for a strategy
+            with ``personalization_epochs > 0``, ``holder["personalized"]`` the personalised local
+            accuracies (``partition-id -> accuracy``, see :meth:`FlowerStrategy.personalize`).
     """
     app = ServerApp()
     init = ArrayRecord({k: v.detach().clone() for k, v in initial_model.state_dict().items()})
@@ -248,6 +310,10 @@ def make_server_app(
         result = strategy.start(grid=grid, initial_arrays=init, num_rounds=num_rounds)
         if holder is not None:
             holder["result"] = result
+        if strategy.strategy.personalization_epochs > 0:
+            personalized = strategy.personalize(grid, result.arrays, num_rounds)
+            if holder is not None:
+                holder["personalized"] = dict(personalized)
 
     return app
 
@@ -277,7 +343,7 @@ def run_flower_simulation(
         num_cpus: CPUs given to Ray (each ClientApp uses one).
         verbose: Flower's verbose logging.
         strategy_out: if given, ``strategy_out["strategy"]`` receives the :class:`FlowerStrategy`
-            (per-round timings, dropped replies).
+            (per-round timings, dropped replies, personalised local accuracies in ``.personalized``).
         **simulator_kwargs: local-training arguments (see :class:`fedkit.simulate.Simulator`).
 
     Returns:

@@ -395,14 +395,13 @@ def plot_partition(
     Returns:
         The matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     counts = class_counts(clients, labels, num_classes)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.4 * counts.shape[1] + 2), max(3.0, min(12.0, 0.12 * counts.shape[0] + 2))))
+        # no pyplot: the user's backend is left alone
+        fig = Figure(figsize=(max(4.0, 0.4 * counts.shape[1] + 2), max(3.0, min(12.0, 0.12 * counts.shape[0] + 2))))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     im = ax.imshow(counts, aspect="auto", cmap="viridis", interpolation="nearest")

@@ -10,7 +10,11 @@ schedule (a fresh permutation of its training indices per local epoch, cut into 
 inactive steps, so a client's trajectory is the same as when it is trained alone. The plain loop
 (``vectorized=False``) trains one client at a time with :mod:`torch.optim` on the same schedule;
 both give the same parameters up to float rounding. Models with buffers (batch norm) or other
-state that ``vmap`` cannot batch use the loop.
+state that ``vmap`` cannot batch use the loop, and so do stochastic models (dropout,
+:data:`STOCHASTIC_MODULES`): in the loop every client's random stream (dropout masks) is seeded by
+``(seed, round, client)`` inside :func:`torch.random.fork_rng`, so runs are reproducible and the
+global torch RNG is left untouched. Training runs in ``train()`` mode and evaluation in ``eval()``
+mode on both paths.
 
 Each round records the accuracy of the global model(s) on the union of the clients' test sets
 and the local accuracy (mean +- std over clients) of each client's model on its own test split.
@@ -24,6 +28,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import math
+import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,9 +57,21 @@ __all__ = [
     "simulate",
     "train_centralized",
     "plot_learning_curves",
+    "STOCHASTIC_MODULES",
+    "is_stochastic",
 ]
 
 _OPTIMIZERS = ("sgd", "adam")
+_log = logging.getLogger(__name__)
+
+#: module types whose training-mode forward pass draws random numbers (``vmap`` cannot batch them
+#: in its default randomness mode, so such models train in the loop).
+STOCHASTIC_MODULES: tuple[type[nn.Module], ...] = (nn.modules.dropout._DropoutNd, nn.RReLU)
+
+
+def is_stochastic(model: nn.Module) -> bool:
+    """Whether ``model`` contains a module of :data:`STOCHASTIC_MODULES` (dropout family, RReLU)."""
+    return any(isinstance(m, STOCHASTIC_MODULES) for m in model.modules())
 
 
 @dataclass
@@ -129,7 +148,7 @@ class Simulator:
         momentum: SGD momentum.
         weight_decay: L2 penalty (both optimisers, :mod:`torch.optim` semantics).
         vectorized: ``True`` (``vmap``), ``False`` (loop) or ``"auto"`` (``vmap`` when the model
-            has no buffers).
+            has no buffers and no stochastic modules such as dropout, else the loop).
         max_parallel: at most this many clients are trained in one ``vmap`` call.
         malicious_fraction: fraction of clients that corrupt their submitted update.
         attack: one of :data:`fedkit.robustness.ATTACKS` (sign flip, x``attack_scale``,
@@ -180,9 +199,23 @@ class Simulator:
             raise ValueError(f"vectorized must be True, False or 'auto', got {vectorized!r}")
         if max_parallel < 1:
             raise ValueError(f"max_parallel must be positive, got {max_parallel!r}")
+        for name, value in (("malicious_fraction", malicious_fraction), ("low_quality_fraction", low_quality_fraction), ("label_noise", label_noise)):
+            if not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+        if not isinstance(noise_std, numbers.Real) or not (math.isfinite(noise_std) and noise_std >= 0):
+            raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+        if not isinstance(attack_scale, numbers.Real) or not math.isfinite(attack_scale):
+            raise ValueError(f"attack_scale must be a finite number, got {attack_scale!r}")
         has_buffers = any(True for _ in model.buffers())
+        stochastic = is_stochastic(model)
         if vectorized is True and has_buffers:
             raise ValueError("vectorized=True needs a model without buffers (batch norm); use vectorized=False")
+        if vectorized is True and stochastic:
+            kinds = sorted({type(m).__name__ for m in model.modules() if isinstance(m, STOCHASTIC_MODULES)})
+            raise ValueError(
+                f"vectorized=True needs a deterministic model, got stochastic modules {kinds} (dropout); "
+                "use vectorized=False or 'auto' (seeded loop)"
+            )
         self.model = model
         self.data = data
         self.lr = float(lr)
@@ -191,7 +224,8 @@ class Simulator:
         self.optimizer = optimizer
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
-        self.vectorized = (not has_buffers) if vectorized == "auto" else bool(vectorized)
+        self.stochastic = stochastic
+        self.vectorized = (not has_buffers and not stochastic) if vectorized == "auto" else bool(vectorized)
         self.max_parallel = int(max_parallel)
         self.attack = attack
         self.attack_scale = float(attack_scale)
@@ -304,6 +338,7 @@ class Simulator:
                 mask[i, s, : chunk.numel()] = 1.0
                 active[i, s] = True
                 last[i, s] = float(lf)
+        self._work.train()  # evaluation (correct / local_accuracy*) leaves the model in eval mode
         params = self._split(start)
         state: dict[str, dict[str, Tensor]] = {n: {} for n in self._names}
         count = torch.zeros(k, dtype=start.dtype)
@@ -314,7 +349,15 @@ class Simulator:
         for s in range(s_max):
             ib = idx[:, s]
             xb, yb, mb = self.x[ib], self.y_train[ib], mask[:, s]
-            grads, corr = self._vgrad(params, xb, yb, mb)
+            try:
+                grads, corr = self._vgrad(params, xb, yb, mb)
+            except RuntimeError as err:
+                if "randomness" not in str(err):
+                    raise
+                raise ValueError(
+                    "the model draws random numbers in its forward pass (e.g. F.dropout), which vmap cannot "
+                    "batch; use vectorized=False"
+                ) from err
             act = active[:, s]
             first = count == 0
             count = count + act.to(count.dtype)
@@ -363,16 +406,19 @@ class Simulator:
             opt = self._make_optimizer(model)
             correct, seen = 0.0, 0
             steps, lastf = self.schedule(int(c), epochs, round_key)
-            for chunk, lf in zip(steps, lastf):
-                x, y = self.x[chunk], self.y_train[chunk]
-                opt.zero_grad(set_to_none=True)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                loss.backward()
-                opt.step()
-                if lf:
-                    correct += float((logits.detach().argmax(1) == y).sum())
-                    seen += int(y.numel())
+            # randomness of the forward pass (dropout masks): own seeded stream per (round, client)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(self._generator(round_key, 2 * 10**9 + int(c)).initial_seed()))
+                for chunk, lf in zip(steps, lastf):
+                    x, y = self.x[chunk], self.y_train[chunk]
+                    opt.zero_grad(set_to_none=True)
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y)
+                    loss.backward()
+                    opt.step()
+                    if lf:
+                        correct += float((logits.detach().argmax(1) == y).sum())
+                        seen += int(y.numel())
             out[i] = flatten_params(model)
             acc[i] = correct / max(seen, 1)
         return out, acc
@@ -510,6 +556,10 @@ class Simulator:
                 labels = np.zeros(m, dtype=np.int64)
                 labels[ok] = strategy.cluster(updates[torch.as_tensor(ok)])
                 if (~ok).any():  # clients without a usable update join the largest cluster
+                    _log.warning(
+                        "round %d (clustering): non-finite updates of clients %s; they join the largest cluster",
+                        t, np.flatnonzero(~ok).tolist(),
+                    )
                     labels[~ok] = np.bincount(labels[ok]).argmax() if ok.any() else 0
                 assignment = labels
                 thetas = {int(c): theta.clone() for c in np.unique(labels)}
@@ -528,6 +578,8 @@ class Simulator:
             ok = finite_rows(params)
             dropped = part[~ok.numpy()].tolist()
             dropped_total += len(dropped)
+            if dropped:
+                _log.warning("round %d: dropped the non-finite updates of clients %s", t, dropped)
             for c in sorted(thetas):
                 sel = torch.as_tensor(assignment[part] == c) & ok
                 if sel.any():
@@ -695,15 +747,13 @@ def plot_learning_curves(
     Returns:
         The matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if metric not in ("global_acc", "local_mean"):
         raise ValueError(f"metric must be 'global_acc' or 'local_mean', got {metric!r}")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))  # no pyplot: the user's backend is left alone
+        ax = fig.subplots()
     else:
         fig = ax.figure
     for label, res in results.items():

@@ -46,7 +46,18 @@ def test_sketch_preserves_distances_roughly():
     assert 0.7 < ratio.median() < 1.3
 
 
-def test_plot_federation(tmp_path):
+def test_plot_federation(tmp_path, monkeypatch):
+    _forbid_backend_switch(monkeypatch)
     u, _ = _planted()
     plot_federation(federation_graph(u, distance_threshold=5.0), tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def _forbid_backend_switch(monkeypatch):
+    """Plot functions must not switch the user's matplotlib backend (no matplotlib.use / pyplot)."""
+    import matplotlib
+
+    def _fail(*args, **kwargs):
+        raise AssertionError(f"matplotlib.use{args} called")
+
+    monkeypatch.setattr(matplotlib, "use", _fail)

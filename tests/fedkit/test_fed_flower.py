@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict
@@ -6,7 +7,7 @@ from fedkit.aggregation import flatten_params, unflatten_params
 from fedkit.datasets import federated_digits
 from fedkit.flower import FlowerStrategy, run_flower_simulation
 from fedkit.models import MLP
-from fedkit.simulate import simulate
+from fedkit.simulate import Simulator, simulate
 from fedkit.strategies import IDA, Clustered, FedAP, FedAvg
 
 
@@ -48,7 +49,7 @@ def test_fedap_step_and_validation():
     fl.current = ArrayRecord(model.state_dict())
     arrays, _ = fl.aggregate_records(2, [_reply(model, clients[0], 1, 0.5), _reply(model, clients[1], 3, 0.5)])
     assert torch.allclose(flatten_params(arrays.to_torch_state_dict()), theta + 0.5, atol=1e-6)
-    with pytest.raises(ValueError, match="Clustered strategies"):
+    with pytest.raises(ValueError, match="Clustered strategies .* use fedkit.simulate.simulate"):
         FlowerStrategy(Clustered(FedAvg()))
 
 
@@ -64,3 +65,27 @@ def test_flower_simulation_equals_builtin_simulator():
     assert (ours.theta - theta_fl.float()).abs().max() < 1e-5
     assert not torch.allclose(ours.theta, flatten_params(model))  # training happened
     assert set(result.train_metrics_clientapp) == {1, 2}
+
+
+@pytest.mark.slow
+def test_flower_fedap_personalizes_like_builtin_simulator():
+    """FedAP through Flower: 3 clients, 2 rounds, 2 personalisation epochs run in the ClientApps."""
+    data = federated_digits("ncc", num_clients=3, ncc=4, seed=0)
+    torch.manual_seed(0)
+    model = MLP(64, 10, (16,))
+    kw = dict(lr=0.1, batch_size=32, seed=0)
+    strategy = FedAP(num_rounds=2, eta_final=0.5, personalization_epochs=2)
+    out = {}
+    theta_fl, _ = run_flower_simulation(
+        lambda: MLP(64, 10, (16,)), data, strategy, 2, initial_model=model, num_cpus=1, strategy_out=out, **kw
+    )
+    ours = simulate(model, data, strategy, 2, participation=1.0, progress=False, **kw)
+    assert (ours.theta - theta_fl.float()).abs().max() < 1e-5
+    fl_acc = out["strategy"].personalized
+    assert sorted(fl_acc) == [0, 1, 2]  # every client reported its personalised local accuracy
+    got = np.array([fl_acc[i] for i in range(3)])
+    assert ours.personalized
+    assert np.abs(got - ours.local_acc).max() <= 0.02, (got, ours.local_acc)
+    # personalisation ran (it changes the local accuracies of the global model)
+    before = Simulator(model, data, progress=False, **kw).local_accuracy(theta_fl.float(), [0, 1, 2])
+    assert not np.allclose(got, before)

@@ -112,8 +112,19 @@ def test_bad_input_messages():
         iid_partition(np.zeros((2, 2)), 1)
 
 
-def test_plot_partition(tmp_path):
+def test_plot_partition(tmp_path, monkeypatch):
+    _forbid_backend_switch(monkeypatch)
     clients = ncc_partition(Y, 10, 2, seed=0)
     fig = plot_partition(clients, Y, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert fig.axes[0].images[0].get_array().shape == (10, 10)
+
+
+def _forbid_backend_switch(monkeypatch):
+    """Plot functions must not switch the user's matplotlib backend (no matplotlib.use / pyplot)."""
+    import matplotlib
+
+    def _fail(*args, **kwargs):
+        raise AssertionError(f"matplotlib.use{args} called")
+
+    monkeypatch.setattr(matplotlib, "use", _fail)
