@@ -1,4 +1,5 @@
 import json
+import re
 
 import h5py
 import numpy as np
@@ -96,3 +97,43 @@ def test_vg_sgg_h5_fixture(tmp_path, shared_data):
     assert to_triplets(test_graphs[0]) == ([4], [])
     with pytest.raises(ValueError, match="split: expected 'train' or 'test', got 'val'"):
         load_vg_sgg_h5(h5, dicts, split="val")
+
+
+GOOD = {"objects": ["a", "b"], "relationships": [[0, "p", 1]]}
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"objects": ["a", "b"], "relationships": [[0, "p", 1.5]]}, r"\[1\]\.relationships\[0\]: expected an integer node index, got 1\.5"),
+        ({"objects": ["a", "b"], "relationships": [[0, "p", 1], ["x", "p", 1]]}, r"\[1\]\.relationships\[1\]: expected an integer node index, got 'x'"),
+        ({"objects": ["a", "b"], "relationships": [[True, "p", 1]]}, r"\[1\]\.relationships\[0\]: expected an integer node index, got True"),
+        ({"objects": ["a", "b"], "relationships": [[0, "p", 5]]}, r"\[1\]\.relationships: node index 5 out of range for 2 nodes"),
+        ({"objects": ["a", "b"], "relationships": [[0, 3, 1]]}, r"\[1\]\.relationships\[0\]: expected a predicate name \(string\), got 3"),
+        ({"objects": ["a", 7]}, r"\[1\]\.objects\[1\]: expected a name \(string\), got 7"),
+        ({"objects": "ab"}, r"\[1\]\.objects: expected a list of names, got str"),
+        ({"objects": ["a", "b"], "boxes": [0, 0, 1, 1, 0, 0, 1, 1]}, r"\[1\]\.boxes: expected shape \[N, 4\], got \[8\]"),
+        ({"objects": ["a", "b"], "boxes": [[0, 0, 1, 1]]}, r"\[1\]\.boxes: expected shape \[N, 4\] with N = 2 nodes, got \[1, 4\]"),
+        ({"objects": ["a", "b"], "boxes": [[0, 0, 1, 1], [1, 0, 0, 1]]}, r"\[1\]\.boxes: inverted box at node 1"),
+        (["a", "b"], r"\[1\]: expected an object with 'objects' and 'relationships', got list"),
+    ],
+)
+def test_sg2im_json_errors_name_path_graph_and_field(tmp_path, bad, match):
+    p = tmp_path / "broken.json"
+    p.write_text(json.dumps([GOOD, bad]))
+    with pytest.raises(ValueError, match=re.escape(str(p)) + match):
+        load_sg2im_json(p)
+    # the same graph alone is reported at index 0, and the good graph alone loads
+    p.write_text(json.dumps([bad, GOOD]))
+    with pytest.raises(ValueError, match=re.escape(str(p)) + match.replace(r"\[1\]", r"\[0\]", 1)):
+        load_sg2im_json(p)
+    p.write_text(json.dumps([GOOD]))
+    (g,), _ = load_sg2im_json(p)
+    assert to_triplets(g) == ([0, 1], [(0, 0, 1)])
+
+
+def test_sg2im_json_accepts_integral_float_indices(tmp_path):
+    p = tmp_path / "floats.json"
+    p.write_text(json.dumps([{"objects": ["a", "b"], "relationships": [[1.0, "p", 0.0]]}]))
+    (g,), _ = load_sg2im_json(p)
+    assert to_triplets(g) == ([0, 1], [(1, 0, 0)])

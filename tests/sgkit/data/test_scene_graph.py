@@ -107,3 +107,93 @@ def test_batching_with_pyg_keeps_boxes_masks_images():
     loader = DataLoader(graphs, batch_size=2)
     (b,) = list(loader)
     assert b.num_graphs == 2 and torch.equal(b[EDGE].label, batch[EDGE].label)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"labels": [[0, 1], [2, 3]]}, r"labels: expected shape \[N\], got \[2, 2\]"),
+        ({"labels": 3}, r"labels: expected shape \[N\], got \[\]"),
+        ({"labels": [0.5, 1]}, r"labels: expected integer values, got 0\.5 at index \[0\]"),
+        ({"labels": [0, float("nan")]}, r"labels: expected integer values, got nan at index \[1\]"),
+        ({"labels": [True, 1]}, r"labels: expected integer ids, got bool values"),
+        ({"labels": torch.tensor([True, False])}, r"labels: expected integer ids, got dtype torch\.bool"),
+        ({"labels": ["a", "b"]}, r"labels: cannot convert \['a', 'b'\]"),
+        ({"triplets": [(0, 1, 1), (0, 1)]}, r"triplets\[1\]: expected \(subject, predicate, object\), got \(0, 1\)"),
+        ({"triplets": [(0, 1, 1), 5]}, r"triplets\[1\]: expected \(subject, predicate, object\), got 5"),
+        ({"triplets": [(0, 1.5, 1)]}, r"triplets: expected integer values, got 1\.5 at index \[0, 1\]"),
+        ({"triplets": [(0, True, 1)]}, r"triplets: expected integer ids, got bool values"),
+        ({"boxes": [0, 0, 1, 1, 0, 0, 1, 1]}, r"boxes: expected shape \[N, 4\], got \[8\]"),
+        ({"boxes": [[0, 0, 1, 1]]}, r"boxes: expected shape \[N, 4\] with N = 2 nodes, got \[1, 4\]"),
+        ({"boxes": [[0, 0, 1], [0, 0, 1]]}, r"boxes: expected shape \[N, 4\], got \[2, 3\]"),
+        ({"masks": torch.zeros(2, 4, 5)}, r"masks: expected shape \[N, M, M\], got \[2, 4, 5\]"),
+        ({"masks": torch.zeros(2, 16)}, r"masks: expected shape \[N, M, M\], got \[2, 16\]"),
+        ({"masks": torch.zeros(3, 4, 4)}, r"masks: expected shape \[N, M, M\] with N = 2 nodes, got \[3, 4, 4\]"),
+        ({"features": torch.zeros(2)}, r"features: expected shape \[N, D\], got \[2\]"),
+        ({"features": torch.zeros(1, 7)}, r"features: expected shape \[N, D\] with N = 2 nodes, got \[1, 7\]"),
+    ],
+)
+def test_from_triplets_rejects_instead_of_reshaping_or_truncating(kwargs, match):
+    args = {"labels": [0, 1], "triplets": [(0, 0, 1)], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        from_triplets(args.pop("labels"), args.pop("triplets"), **args)
+
+
+def test_from_triplets_accepts_numpy_tensors_and_integral_floats():
+    import numpy as np
+
+    ref = from_triplets([2, 0, 1], [(0, 1, 2), (2, 0, 0)], boxes=[[0, 0, 1, 1]] * 3)
+    for labels, trips in [
+        (np.array([2, 0, 1], dtype=np.int32), np.array([[0, 1, 2], [2, 0, 0]], dtype=np.int64)),
+        (torch.tensor([2, 0, 1], dtype=torch.int16), torch.tensor([[0, 1, 2], [2, 0, 0]])),
+        ([2.0, 0.0, 1.0], [(0.0, 1.0, 2.0), (2, 0, 0)]),
+        ([np.int64(2), np.int64(0), np.int64(1)], [(np.int64(0), 1, 2), (2, 0, 0)]),
+    ]:
+        data = from_triplets(labels, trips, boxes=np.array([[0, 0, 1, 1]] * 3))
+        assert data[NODE].label.dtype == torch.long and data[EDGE].edge_index.dtype == torch.long
+        assert to_triplets(data) == to_triplets(ref)
+        assert torch.equal(data[NODE].box, ref[NODE].box)
+    # an empty graph may come with an empty box list (e.g. from JSON) and empty triplet tensors
+    empty = from_triplets([], torch.zeros(0, 3, dtype=torch.long), boxes=[])
+    assert empty[NODE].box.shape == (0, 4) and num_relations(empty) == 0
+
+
+def _drop_edge_index(d: HeteroData) -> None:
+    del d[EDGE].edge_index
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (_drop_edge_index, r"relation\.edge_index: missing"),
+        (lambda d: d.__setattr__("image", torch.full((3, 4, 4), float("nan"))), r"image: contains non-finite values \(first at index \[0, 0, 0\]: nan\)"),
+        (lambda d: d.__setattr__("image", torch.zeros(3, 4, 4).index_fill_(2, torch.tensor([3]), float("inf"))), r"image: contains non-finite values \(first at index \[0, 0, 3\]: inf\)"),
+        (lambda d: d[NODE].__setattr__("mask", torch.zeros(3, 4, 5)), r"object\.mask: expected shape \[N, M, M\], got \[3, 4, 5\]"),
+        (lambda d: d[NODE].__setattr__("mask", torch.zeros(2, 4, 4)), r"object\.mask: has 2 rows but the graph has 3 nodes"),
+        (lambda d: d[NODE].__setattr__("feature", torch.zeros(4, 5)), r"object\.feature: has 4 rows but the graph has 3 nodes"),
+        (lambda d: d[NODE].__setattr__("feature", torch.zeros(3, 2, 2)), r"object\.feature: expected shape \[N, D\], got \[3, 2, 2\]"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 1, 1]] * 3)), r"object\.box: expected a float tensor, got torch\.int64"),
+        (lambda d: d[NODE].__setattr__("box", torch.tensor([[0, 0, 1, 1], [0, 0, 1, float("inf")], [0, 0, 1, 1]])), r"object\.box: contains non-finite values \(first at node 1, index \[1, 3\]: inf\)"),
+        (lambda d: d[NODE].__setattr__("feature", torch.tensor([[0.0, 1.0], [1.0, 1.0], [float("nan"), 0.0]])), r"object\.feature: contains non-finite values \(first at node 2, index \[2, 0\]: nan\)"),
+        (lambda d: d[NODE].__setattr__("mask", torch.zeros(3, 4, 4).index_fill_(0, torch.tensor([1]), float("-inf"))), r"object\.mask: contains non-finite values \(first at node 1, index \[1, 0, 0\]: -inf\)"),
+        (lambda d: d[NODE].__setattr__("attribute", torch.tensor([[0.0], [1.0], [2.0]])), r"object\.attribute: expected a long tensor, got torch\.float32"),
+        (lambda d: d[NODE].__setattr__("attribute", torch.tensor([[0], [1]])), r"object\.attribute: has 2 rows but the graph has 3 nodes"),
+        (lambda d: d[NODE].__setattr__("attribute", torch.tensor([[0, 1], [1, -3], [2, 0]])), r"object\.attribute: negative attribute id -3"),
+        (lambda d: d[NODE].__setattr__("attribute", torch.zeros(3, 1, 1, dtype=torch.long)), r"object\.attribute: expected shape \[N\] or \[N, A\], got \[3, 1, 1\]"),
+    ],
+)
+def test_validate_new_checks_name_field_and_value(mutate, match):
+    data = _graph()
+    validate(data)  # the unmodified graph is valid, so the error below comes from the mutation
+    mutate(data)
+    with pytest.raises(ValueError, match=match):
+        validate(data)
+
+
+def test_validate_attribute_vocabulary_bound():
+    data = _graph()
+    data[NODE].attribute = torch.tensor([[0, 1], [4, 2], [3, 3]])
+    validate(data)
+    validate(data, num_attributes=5)
+    with pytest.raises(ValueError, match=r"object\.attribute: attribute id 4 out of vocabulary \(num_attributes=4\)"):
+        validate(data, num_attributes=4)

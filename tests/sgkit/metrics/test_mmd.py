@@ -35,6 +35,46 @@ def test_mmd_matches_formula_on_gram(kernel, estimator: str) -> None:
     assert mmd_from_gram(gram[:n, :n], gram[n:, n:], gram[:n, n:], estimator) == pytest.approx(expected, abs=1e-12)
 
 
+
+class _GramBlocksOnly:
+    """Exposes only ``iter_gram_blocks`` of a kernel (no ``mmd_sums``, no ``fit_transform``), so
+    that :func:`mmd` must take its Gram-block path; records the blocks it hands out."""
+
+    def __init__(self, kernel) -> None:
+        self._kernel = kernel
+        self.calls: list[int | None] = []
+        self.row_blocks: list[tuple[int, int]] = []
+
+    def iter_gram_blocks(self, graphs, block_size=None, *, upper=False):
+        self.calls.append(block_size)
+        for rows, k in self._kernel.iter_gram_blocks(graphs, block_size=block_size, upper=upper):
+            self.row_blocks.append((rows.start, rows.stop))
+            yield rows, k
+
+
+@pytest.mark.parametrize("kernel", [RandomWalkKernel(mode="usggen"), RandomWalkKernel(walk_length=2), ObjectSetKernel()])
+@pytest.mark.parametrize("estimator", ["unbiased", "biased"])
+@pytest.mark.parametrize("block_size", [5, 7, 1000])
+def test_gram_block_path_matches_full_gram(kernel, estimator: str, block_size: int) -> None:
+    """The block path of :func:`mmd` (taken when the kernel has no ``mmd_sums``) equals the formula.
+
+    ``len(X) = 23`` and ``len(Y) = 17`` differ and neither 5 nor 7 divides them or their sum 40
+    (7 does not divide 40; 5 does divide 40 but not 23, so a block straddles the X/Y border).
+    """
+    assert not hasattr(_GramBlocksOnly(kernel), "mmd_sums")
+    gram = type(kernel)(**kernel.get_params()).fit_transform(X + Y)
+    expected = formula(gram, len(X), estimator)
+    wrapped = _GramBlocksOnly(kernel)
+    got = mmd(X, Y, wrapped, estimator, block_size=block_size, progress=False)
+    assert got == pytest.approx(expected, abs=1e-12)
+    # the block path really ran, in the requested blocks that tile all 40 rows
+    total = len(X) + len(Y)
+    assert wrapped.calls == [block_size]
+    starts = list(range(0, total, block_size))
+    assert wrapped.row_blocks == [(a, min(a + block_size, total)) for a in starts]
+    # and it agrees with the kernel's own linear-memory path where that exists
+    assert got == pytest.approx(mmd(X, Y, kernel, estimator, progress=False), abs=1e-12)
+
 def test_published_code_convention_zero_diagonal() -> None:
     """The published code zeroes the Gram diagonal and divides xx, yy by n(n-1): same number."""
     gram = RandomWalkKernel(mode="usggen").fit_transform(X + Y)
