@@ -156,3 +156,16 @@ def test_flatten_state_dict_keeps_grad():
     assert v.shape == (4,) and v.requires_grad
     with pytest.raises(TypeError, match="module_or_state"):
         flatten_params([w])
+
+
+def test_finite_check_is_exact_when_a_sum_overflows():
+    # rows of finite float32 values whose sum overflows to inf are still accepted ...
+    big = torch.full((2, 4), 1.0e38)  # row sums overflow float32, column means do not
+    w = ida_weights(big)
+    torch.testing.assert_close(w, torch.tensor([0.5, 0.5]))
+    # ... while a single NaN or inf entry is still rejected
+    for bad in (float("nan"), float("inf")):
+        p = torch.zeros(3, 5)
+        p[1, 2] = bad
+        with pytest.raises(ValueError, match="client_params contains non-finite values"):
+            ida_weights(p)
