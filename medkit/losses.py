@@ -34,15 +34,23 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def object_background_ratio(target: Tensor, eps: float = 1e-6) -> Tensor:
+def object_background_ratio(
+    target: Tensor, eps: float = 1e-6, channel_dim: int | None = None
+) -> Tensor:
     """``p_pos`` of thesis Eq. 7.4: sum of object pixels over sum of background pixels.
 
     Args:
         target: binary mask (any shape, values in ``{0, 1}`` or soft).
         eps: guards an all-object mask.
+        channel_dim: ``None`` pools all elements (a scalar); an int gives one ratio per
+            index along that dimension (summing over all other dimensions, e.g. batch and
+            space for ``channel_dim=1``), shape ``[target.shape[channel_dim]]``.
     """
     t = target.float()
-    return t.sum() / ((1 - t).sum() + eps)
+    if channel_dim is None:
+        return t.sum() / ((1 - t).sum() + eps)
+    t = t.movedim(channel_dim, 0).reshape(t.shape[channel_dim], -1)
+    return t.sum(1) / ((1 - t).sum(1) + eps)
 
 
 def _reduce(x: Tensor, reduction: str) -> Tensor:
@@ -286,9 +294,13 @@ class WeightedBCELoss(_SegLoss):
     .. math::
         \mathcal{L} = -\big(p_{pos}\, t \log \sigma(x) + (1 - t) \log(1 - \sigma(x))\big)
 
-    averaged over pixels. ``p_pos=None`` computes it per call as the sum of object pixels
-    over the sum of background pixels of the target (:func:`object_background_ratio`, the
-    thesis definition); a float fixes it (e.g. the usual balancing ``n_bg / n_obj``).
+    averaged over pixels. ``p_pos=None`` computes it per call and **per channel** as the sum
+    of object pixels over the sum of background pixels of that channel's target, pooled over
+    the batch and spatial dimensions (:func:`object_background_ratio` with
+    ``channel_dim=1``, the thesis definition applied to each class of a multi-channel
+    target; channels are not pooled, so a rare class is not weighted by the frequency of a
+    common one); a float fixes one weight for all channels (e.g. the usual balancing
+    ``n_bg / n_obj``).
     The activation is always the sigmoid (the loss takes logits); ``include_background``
     and one-hot handling are as in :class:`DiceLoss`.
 
@@ -315,7 +327,11 @@ class WeightedBCELoss(_SegLoss):
             if x.shape[1] == 1:
                 raise ValueError("include_background=False needs more than one channel, got 1")
             x, t = x[:, 1:], t[:, 1:]
-        w = object_background_ratio(t) if self.p_pos is None else torch.tensor(self.p_pos)
+        if self.p_pos is None:
+            w = object_background_ratio(t, channel_dim=1)  # [C']
+            w = w.reshape(1, -1, *([1] * (t.dim() - 2)))
+        else:
+            w = torch.tensor(self.p_pos)
         w = w.to(x)
         return -(w * t * F.logsigmoid(x) + (1 - t) * F.logsigmoid(-x))
 

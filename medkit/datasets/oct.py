@@ -69,6 +69,13 @@ _MEAN = np.array([0.95, 0.62, 0.32, 0.58, 0.26, 0.85, 0.75])
 _SIGMA = np.array([0.5, 1.4, 0.8, 2.2, 0.6, 1.8, 1.0])
 _FLUID_MEAN = 0.12
 _FLUID_SIGMA = 3.5
+# "texture" fluid model (default): fluid is hyporeflective but its mean overlaps the INL/ONL
+# intensity range; what sets it apart is its texture (weak, long-range correlated
+# reflectivity and almost no speckle), see :func:`synthetic_oct`.
+_FLUID_TEX_MEAN = 0.22
+_FLUID_TEX_CONTRAST = 0.08
+_FLUID_SPECKLE = 0.15
+_FLUID_MODELS = ("texture", "dark")
 
 
 def _smooth_curve(rng: np.random.Generator, width: int, amplitude: float, n_waves: int = 3) -> np.ndarray:
@@ -92,6 +99,7 @@ def _one_scan(
     fluid_probability: float,
     max_fluid: int,
     noise: float,
+    fluid_model: str = "texture",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = height, width
     xs = np.arange(w)
@@ -136,10 +144,17 @@ def _one_scan(
             ell &= (layer >= 3) & (layer <= 5)
             fluid |= ell
         if fluid.any():
-            tex = _FLUID_MEAN * (1 + 0.35 * _speckle(rng, (h, w), _FLUID_SIGMA))
+            if fluid_model == "dark":
+                tex = _FLUID_MEAN * (1 + 0.35 * _speckle(rng, (h, w), _FLUID_SIGMA))
+            else:
+                tex = _FLUID_TEX_MEAN * (1 + _FLUID_TEX_CONTRAST * _speckle(rng, (h, w), _FLUID_SIGMA))
             img[fluid] = tex[fluid]
     labels[fluid] = FLUID
-    img = img * rng.gamma(8.0, 1 / 8.0, size=(h, w)) + noise * rng.standard_normal((h, w))
+    speckle = rng.gamma(8.0, 1 / 8.0, size=(h, w))
+    if fluid_model == "texture":
+        # a homogeneous, weakly scattering medium: (almost) no fully developed speckle
+        speckle = np.where(fluid, 1.0 + _FLUID_SPECKLE * (speckle - 1.0), speckle)
+    img = img * speckle + noise * rng.standard_normal((h, w))
     img = np.clip(img, 0.0, 1.0)
     layer_labels = np.where(layer == 8, 0, layer).astype(np.int64)
     return img.astype(np.float32), labels, layer_labels
@@ -155,13 +170,32 @@ def synthetic_oct(
     max_fluid: int = 3,
     noise: float = 0.04,
     progress: bool = False,
+    fluid_model: str = "texture",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Generate synthetic OCT B-scans.
 
     Seven retinal layers lie between eight smooth boundaries with a foveal dip; each layer
     has its own mean reflectivity and speckle correlation length (different spatial frequency
-    content per layer); dark fluid pockets with smooth, low-frequency texture are placed in
-    the INL..ONL-ISM band; multiplicative (gamma) speckle and additive noise are applied.
+    content per layer); fluid pockets (ellipses) are placed in the INL..ONL-ISM band;
+    multiplicative (gamma) speckle and additive noise are applied.
+
+    Fluid texture model (``fluid_model``):
+
+    - ``"texture"`` (default): intra-retinal fluid is a homogeneous, weakly scattering
+      medium. Its mean reflectivity (0.22) is hyporeflective but lies inside the intensity
+      range of the INL (0.32) and ONL-ISM (0.26) it displaces, so intensity alone does not
+      separate it; what does is its texture: reflectivity fluctuations of only 8 % with a
+      long correlation length (Gaussian sigma 3.5 px: low spatial frequencies only) and the
+      multiplicative speckle reduced to 15 % of its tissue strength (a medium without
+      densely packed sub-resolution scatterers shows little fully developed speckle). Only
+      the additive detector noise is white there. The retinal layers keep strong,
+      short-correlated speckle (high spatial frequencies). This is the property the thesis
+      (ch. 8) attributes to real OCT fluid: it is characterised by its spectral content
+      rather than by local intensity. It is a texture model, not a physical simulation.
+    - ``"dark"``: the earlier model, fluid much darker (0.12) than every layer and speckled
+      like tissue (intensity alone nearly separates it).
+
+    Scans without fluid are identical under both models (same random draws).
 
     Args:
         num_scans: number of B-scans.
@@ -172,6 +206,7 @@ def synthetic_oct(
         max_fluid: maximum number of pockets per scan.
         noise: standard deviation of the additive noise.
         progress: show a progress bar.
+        fluid_model: ``"texture"`` or ``"dark"`` (see above).
 
     Returns:
         ``(images [N, 1, H, W] float in [0, 1], labels [N, H, W] long in 0..8,
@@ -185,13 +220,15 @@ def synthetic_oct(
         raise ValueError(f"fluid_probability must lie in [0, 1], got {fluid_probability}")
     if max_fluid < 1:
         raise ValueError(f"max_fluid must be >= 1, got {max_fluid}")
+    if fluid_model not in _FLUID_MODELS:
+        raise ValueError(f"fluid_model must be one of {_FLUID_MODELS}, got {fluid_model!r}")
     rng = np.random.default_rng(seed)
     imgs = np.zeros((num_scans, 1, height, width), np.float32)
     labs = np.zeros((num_scans, height, width), np.int64)
     lays = np.zeros((num_scans, height, width), np.int64)
     for i in tqdm(range(num_scans), desc="synthetic OCT", disable=not progress):
         imgs[i, 0], labs[i], lays[i] = _one_scan(
-            rng, height, width, fluid_probability, max_fluid, noise
+            rng, height, width, fluid_probability, max_fluid, noise, fluid_model
         )
     return torch.from_numpy(imgs), torch.from_numpy(labs), torch.from_numpy(lays)
 

@@ -123,6 +123,24 @@ def test_weighted_bce_hand_value_and_ratio():
     torch.testing.assert_close(WeightedBCELoss()(logits, y3), ref3, atol=1e-5, rtol=1e-5)
 
 
+def test_weighted_bce_ratio_is_per_channel():
+    # 2 channels, batch 2, 2 pixels each: channel 0 has 1 object / 3 background pixels,
+    # channel 1 has 3 / 1 (pooled over batch and space, not over channels)
+    t = torch.tensor([[[1.0, 0.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]]]).view(2, 2, 2)
+    t = t[..., None]  # [B=2, C=2, H=2, W=1]
+    assert t[:, 0].sum() == 1 and t[:, 1].sum() == 3
+    ratio = object_background_ratio(t, channel_dim=1)
+    torch.testing.assert_close(ratio, torch.tensor([1 / 3, 3.0]), atol=1e-5, rtol=1e-5)
+    assert math.isclose(float(object_background_ratio(t)), 1.0, rel_tol=1e-5)  # pooled
+    logits = torch.tensor([0.5, -1.0, 2.0, 0.3, -0.7, 1.2, 0.1, -2.0]).view(2, 2, 2, 1)
+    p = torch.sigmoid(logits)
+    w = torch.tensor([1 / 3, 3.0]).view(1, 2, 1, 1)
+    ref = -(w * t * torch.log(p) + (1 - t) * torch.log(1 - p))
+    loss = WeightedBCELoss(reduction="none")
+    torch.testing.assert_close(loss.pixelwise(logits, t), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(WeightedBCELoss()(logits, t), ref.mean(), atol=1e-5, rtol=1e-5)
+
+
 def test_bce_iou_hand_value():
     p = torch.tensor([0.9, 0.2, 0.6, 0.1])
     y = torch.tensor([1.0, 0.0, 1.0, 1.0])

@@ -144,3 +144,24 @@ def test_umn_loader_fixture(tmp_path):
     assert set(va.labels.unique().tolist()) == {0, 1}
     assert va.labels[0].sum() == 4 * 8  # 2x4 fluid block upsampled x2 nearest
     assert torch.equal(te.images[0, 0], torch.from_numpy(subjects[0, 24][:, :, 0] / 255.0).float())
+
+
+def test_synthetic_oct_texture_fluid_model():
+    img, lab, _ = synthetic_oct(12, height=64, width=128, seed=0, fluid_probability=1.0)
+    x = img[:, 0]
+    fluid, onl, inl = lab == 8, lab == 5, lab == 3
+    assert fluid.any()
+    # mean reflectivity of fluid lies near the INL/ONL range it displaces ...
+    assert abs(float(x[fluid].mean()) - float(x[onl].mean())) < 0.1
+    # ... but it is far smoother (no speckle): much lower pixel spread relative to the mean
+    cv = lambda m: float(x[m].std() / x[m].mean())  # noqa: E731
+    assert cv(fluid) < 0.5 * min(cv(onl), cv(inl))
+    # the earlier "dark" model: much darker than every layer; fluid-free scans are identical
+    img_d, lab_d, _ = synthetic_oct(12, height=64, width=128, seed=0, fluid_probability=1.0, fluid_model="dark")
+    assert torch.equal(lab, lab_d)
+    assert float(img_d[:, 0][lab_d == 8].mean()) < 0.5 * float(x[onl].mean())
+    a = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0)
+    b = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0, fluid_model="dark")
+    assert torch.equal(a[0], b[0])
+    with pytest.raises(ValueError, match="fluid_model"):
+        synthetic_oct(1, fluid_model="bright")

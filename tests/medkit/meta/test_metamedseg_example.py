@@ -41,7 +41,10 @@ def test_reduced_example_meta_learning_beats_scratch(tmp_path: Path) -> None:
         first = sum(h["query_iou"] for h in hist[:5]) / 5
         last = sum(h["query_iou"] for h in hist[-5:]) / 5
         assert last > first + 0.05, (m, first, last)
-    # the thesis direction that holds robustly here: a meta-learned start beats a random one
+    # the thesis direction that holds robustly here: a meta-learned start beats a random one.
+    # "Reptile (volumetric) > transfer" (Table 7.1) does NOT hold at this budget, so it is not
+    # asserted: cardiac IoU, seeds 0/1/2, transfer 0.551/0.480/0.339 vs reptile_aw_volumetric
+    # 0.454/0.159/0.176 (reptile_idw_standard 0.432/0.160/0.306, scratch 0.283/0.063/0.067).
     assert results["reptile_aw_volumetric"]["cardiac"] > results["scratch"]["cardiac"] + 0.02
     # the example's outputs
     ex.plot(tmp_path, res)
