@@ -165,3 +165,22 @@ def test_synthetic_oct_texture_fluid_model():
     assert torch.equal(a[0], b[0])
     with pytest.raises(ValueError, match="fluid_model"):
         synthetic_oct(1, fluid_model="bright")
+
+
+def test_synthetic_oct_turbid_fluid_model():
+    img, lab, _ = synthetic_oct(12, height=64, width=128, seed=0, fluid_probability=1.0, fluid_model="turbid")
+    x = img[:, 0]
+    fluid, onl = lab == 8, lab == 5
+    assert fluid.any()
+    # slightly darker than the ONL on average, but speckled like tissue: per pixel the
+    # difference of the means is well below one standard deviation
+    diff = float(x[onl].mean() - x[fluid].mean())
+    assert 0.0 < diff < 0.5 * float(x[fluid].std())
+    cv = lambda m: float(x[m].std() / x[m].mean())  # noqa: E731
+    assert cv(fluid) > 0.7 * cv(onl)
+    # same geometry as the other models; fluid-free scans identical
+    _, lab_t, _ = synthetic_oct(12, height=64, width=128, seed=0, fluid_probability=1.0)
+    assert torch.equal(lab, lab_t)
+    a = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0)
+    b = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0, fluid_model="turbid")
+    assert torch.equal(a[0], b[0])
