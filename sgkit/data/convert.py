@@ -31,28 +31,40 @@ __all__ = [
 ]
 
 _MULTI_EDGE = ("error", "first", "last")
+_NODE_TENSORS = ("mask", "feature", "attribute")  # per-node tensors carried by to_networkx
 
 
 def to_networkx(data: HeteroData) -> nx.MultiDiGraph:
     """Scene graph -> networkx ``MultiDiGraph`` with ``label`` on nodes and edges.
 
-    Boxes, when present, are stored as the node attribute ``box`` (a list of 4 floats).
+    Boxes, when present, are stored as the node attribute ``box`` (a list of 4 floats); masks,
+    features and attributes as the node attributes ``mask``, ``feature`` and ``attribute`` (one
+    tensor row per node); the image as the graph attribute ``image``. :func:`from_networkx`
+    restores all of them.
     """
     labels, trips = to_triplets(data)
     g = nx.MultiDiGraph()
-    boxes = data[NODE].box.tolist() if "box" in data[NODE] else None
+    store = data[NODE]
+    boxes = store.box.tolist() if "box" in store else None
+    rows = {key: store[key] for key in _NODE_TENSORS if key in store}
     for i, c in enumerate(labels):
-        if boxes is None:
-            g.add_node(i, label=c)
-        else:
-            g.add_node(i, label=c, box=boxes[i])
+        attrs: dict = {"label": c}
+        if boxes is not None:
+            attrs["box"] = boxes[i]
+        attrs.update({key: value[i] for key, value in rows.items()})
+        g.add_node(i, **attrs)
     for k, (s, p, o) in enumerate(trips):
         g.add_edge(s, o, label=p, eid=k)
+    if "image" in data:
+        g.graph["image"] = data.image
     return g
 
 
 def from_networkx(g: nx.Graph) -> HeteroData:
     """networkx graph (any kind) with integer ``label`` attributes -> scene graph.
+
+    Node attributes ``box``, ``mask``, ``feature`` and ``attribute`` and the graph attribute
+    ``image`` are restored when every node carries them (as :func:`to_networkx` writes them).
 
     Nodes are renumbered ``0..N-1`` in ``g.nodes`` order. Edges are ordered by their ``eid``
     attribute when every edge has one (as :func:`to_networkx` writes), else in ``g.edges`` order.
@@ -71,10 +83,21 @@ def from_networkx(g: nx.Graph) -> HeteroData:
         if "label" not in attrs:
             raise ValueError(f"edge ({s!r}, {o!r}): missing 'label' attribute")
         trips.append((order[s], int(attrs["label"]), order[o]))
-    boxes = None
-    if len(g) and all("box" in a for _, a in g.nodes(data=True)):
-        boxes = [a["box"] for _, a in g.nodes(data=True)]
-    return from_triplets(labels, trips, boxes=boxes)
+    nodes = [a for _, a in g.nodes(data=True)]
+
+    def stacked(key: str):
+        if not nodes or not all(key in a for a in nodes):
+            return None
+        return torch.stack([torch.as_tensor(a[key]) for a in nodes])
+
+    boxes = [a["box"] for a in nodes] if nodes and all("box" in a for a in nodes) else None
+    data = from_triplets(
+        labels, trips, boxes=boxes, masks=stacked("mask"), features=stacked("feature"), image=g.graph.get("image")
+    )
+    attribute = stacked("attribute")
+    if attribute is not None:
+        data[NODE].attribute = attribute.long()
+    return data
 
 
 def reduce_multi_edges(data: HeteroData, multi_edge: str = "error") -> dict[tuple[int, int], int]:

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgkit.data import (
+    EDGE,
     NODE,
     from_dgl,
     from_grakel,
@@ -98,3 +99,26 @@ def test_dgl_keeps_boxes():
     dg = to_dgl(g)
     assert dg.num_nodes("object") == 2 and dg.num_edges(("object", "relation", "object")) == 1
     assert torch.equal(from_dgl(dg)[NODE].box, g[NODE].box)
+
+
+def test_networkx_round_trip_keeps_masks_features_attributes_and_image():
+    gen = torch.Generator().manual_seed(0)
+    g = from_triplets(
+        [2, 0, 2],
+        [(0, 1, 1), (2, 0, 1)],
+        boxes=[[0.0, 0.0, 0.5, 0.5], [0.1, 0.2, 0.9, 0.8], [0.5, 0.5, 1.0, 1.0]],
+        masks=torch.rand(3, 4, 4, generator=gen),
+        features=torch.randn(3, 5, generator=gen),
+        image=torch.rand(3, 8, 8, generator=gen),
+    )
+    g[NODE].attribute = torch.tensor([[1, 0], [0, 2], [3, 1]])
+    nxg = to_networkx(g)
+    assert torch.equal(nxg.nodes[1]["feature"], g[NODE].feature[1])
+    h = from_networkx(nxg)
+    for key in ("label", "box", "mask", "feature", "attribute"):
+        assert torch.equal(h[NODE][key], g[NODE][key]), key
+    assert torch.equal(h.image, g.image)
+    assert torch.equal(h[EDGE].edge_index, g[EDGE].edge_index)
+    # a field that only some nodes carry is not restored
+    del nxg.nodes[0]["mask"]
+    assert "mask" not in from_networkx(nxg)[NODE]
