@@ -88,7 +88,8 @@ def plot_ordering_table(table: dict[str, Any], path: str) -> None:
         labels = [(m, o) for m in MODELS for o in table[m]]
         ax.bar(range(len(labels)), [table[m][o][key] for m, o in labels],
                color=["tab:orange" if m == "GraphRNN" else "tab:blue" for m, _ in labels])
-        ax.set_xticks(range(len(labels)), [f"{m}\n{o}" for m, o in labels], fontsize=7)
+        short = {"SceneGraphGen": "SGG", "GraphRNN": "GraphRNN"}
+        ax.set_xticks(range(len(labels)), [f"{short[m]}\n{o}" for m, o in labels], fontsize=8)
         ax.axhline(0.0, color="k", lw=0.5)
         ax.set_title(title)
     fig.tight_layout()
