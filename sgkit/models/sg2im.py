@@ -375,14 +375,14 @@ class SG2ImGenerator(nn.Module):
         return x[:n]
 
 
-def _check_id_range(name: str, ids: Tensor, num: int) -> None:
-    """Raise ``ValueError("{name}: id {v} out of range [0, {num})")`` for an id outside the range."""
+def _check_id_range(name: str, ids: Tensor, num: int, *, what: str = "id", note: str = "") -> None:
+    """Raise ``ValueError("{name}: {what} {v} out of range [0, {num}){note}")`` for a value outside."""
     if ids.numel() == 0:
         return
     lo, hi = int(ids.min()), int(ids.max())
     if lo < 0 or hi >= num:
         bad = lo if lo < 0 else hi
-        raise ValueError(f"{name}: id {bad} out of range [0, {num})")
+        raise ValueError(f"{name}: {what} {bad} out of range [0, {num}){note}")
 
 
 def _check_scene_ids(
@@ -416,21 +416,14 @@ def _check_scene_ids(
             raise ValueError(f"{name}[{i}].object.label: negative id {int(lab.min())}")
         if EDGE in g.edge_types and "edge_index" in g[EDGE]:
             ei = g[EDGE].edge_index
-            _check_id_range_nodes(f"{name}[{i}].relation.edge_index", ei, n)
+            _check_id_range(f"{name}[{i}].relation.edge_index", ei, n, what="node index",
+                            note=" (the graph's objects)")
             el = g[EDGE].label.view(-1)
             if num_predicates is not None:
                 _check_id_range(f"{name}[{i}].relation.label", el, num_predicates)
             elif el.numel() and int(el.min()) < 0:
                 raise ValueError(f"{name}[{i}].relation.label: negative id {int(el.min())}")
 
-
-def _check_id_range_nodes(name: str, edge_index: Tensor, n: int) -> None:
-    if edge_index.numel() == 0:
-        return
-    lo, hi = int(edge_index.min()), int(edge_index.max())
-    if lo < 0 or hi >= n:
-        bad = lo if lo < 0 else hi
-        raise ValueError(f"{name}: node index {bad} out of range [0, {n}) (the graph's objects)")
 
 
 @dataclass
