@@ -425,7 +425,6 @@ def _check_scene_ids(
                 raise ValueError(f"{name}[{i}].relation.label: negative id {int(el.min())}")
 
 
-
 @dataclass
 class SceneBatch:
     """A batch of scene graphs as flat tensors (objects of all graphs concatenated)."""
