@@ -145,19 +145,6 @@ MEASURED_FLUID_DICE = {
     "YNet remove(-10,10)": [0.885, 0.890, 0.871],
     "YNet remove |k|<=4": [0.896, 0.894, 0.917],
 }
-#: 96x192 scans, ``fluid_model="turbid"`` (module docstring); not asserted anywhere
-MEASURED_FLUID_DICE_TURBID_96 = {
-    "UNet": [0.015, 0.781, 0.780],
-    "YNet": [0.750, 0.723, 0.649],
-    "YNet remove(-10,10)": [0.780, 0.784, 0.660],
-    "YNet remove |k|<=4": [0.774, 0.779, 0.663],
-}
-#: the same at 128x256 (module docstring); not asserted anywhere
-MEASURED_FLUID_DICE_TURBID_128 = {
-    "UNet": [0.000, 0.765, 0.830],
-    "YNet": [0.797, 0.798, 0.829],
-    "YNet remove(-10,10)": [0.703, 0.813, 0.846],
-}
 #: the same without weight decay (``weight_decay=0``; module docstring)
 MEASURED_FLUID_DICE_NO_WD = {
     "UNet": [0.882, 0.905, 0.918],

@@ -58,13 +58,17 @@ def test_fedap_step_and_validation():
         FlowerStrategy(FedAvg(), nodes=[])
 
 
+def _three_clients():
+    """3 non-IID digit clients, a seeded small MLP and the training settings both runs share."""
+    data = federated_digits("ncc", num_clients=3, ncc=4, seed=0)
+    torch.manual_seed(0)
+    return data, MLP(64, 10, (16,)), dict(lr=0.1, batch_size=32, seed=0)
+
+
 @pytest.mark.slow
 def test_flower_simulation_equals_builtin_simulator():
     """Real Flower simulation (Ray backend), 3 clients, 2 rounds; budget ~30-90 s (Ray start-up)."""
-    data = federated_digits("ncc", num_clients=3, ncc=4, seed=0)
-    torch.manual_seed(0)
-    model = MLP(64, 10, (16,))
-    kw = dict(lr=0.1, batch_size=32, seed=0)
+    data, model, kw = _three_clients()
     theta_fl, result = run_flower_simulation(lambda: MLP(64, 10, (16,)), data, IDA(), 2, initial_model=model, num_cpus=1, **kw)
     ours = simulate(model, data, IDA(), 2, participation=1.0, progress=False, **kw)
     assert (ours.theta - theta_fl.float()).abs().max() < 1e-5
@@ -75,10 +79,7 @@ def test_flower_simulation_equals_builtin_simulator():
 @pytest.mark.slow
 def test_flower_fedap_personalizes_like_builtin_simulator():
     """FedAP through Flower: 3 clients, 2 rounds, 2 personalisation epochs run in the ClientApps."""
-    data = federated_digits("ncc", num_clients=3, ncc=4, seed=0)
-    torch.manual_seed(0)
-    model = MLP(64, 10, (16,))
-    kw = dict(lr=0.1, batch_size=32, seed=0)
+    data, model, kw = _three_clients()
     strategy = FedAP(num_rounds=2, eta_final=0.5, personalization_epochs=2)
     out = {}
     theta_fl, _ = run_flower_simulation(
