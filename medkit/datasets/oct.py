@@ -79,6 +79,8 @@ _FLUID_SPECKLE = 0.15
 # darker than the ONL it displaces; separable only by its mean over a wide area.
 _FLUID_TURBID_MEAN = 0.23
 _FLUID_MODELS = ("texture", "dark", "turbid")
+# entropy word of the vessel-shadow generator (a stream separate from the scan's)
+_SHADOW_STREAM = 0x5AD0
 
 
 def _smooth_curve(rng: np.random.Generator, width: int, amplitude: float, n_waves: int = 3) -> np.ndarray:
@@ -95,6 +97,34 @@ def _speckle(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> 
     return n / (n.std() + 1e-8)
 
 
+def _shadow_attenuation(
+    rng: np.random.Generator, b: np.ndarray, height: int, width: int, mean_count: float
+) -> np.ndarray:
+    """Multiplicative attenuation map ``[H, W]`` of retinal vessel shadows.
+
+    ``Poisson(mean_count)`` shadows, each at a uniform column ``x0`` with a full width of
+    2-6 % of the image width (flat core, raised-cosine edges of a quarter of the width on
+    each side) and a transmission factor uniform in ``[0.4, 0.6]``. A shadow starts at the
+    vessel depth, uniform within the inner 20-80 % of the NFL-IPL (layer 2) at ``x0``, and
+    extends to the bottom of the image. Overlapping shadows multiply.
+    """
+    att = np.ones((height, width))
+    rows = np.arange(height)[:, None]
+    xs = np.arange(width)[None, :]
+    for _ in range(int(rng.poisson(mean_count))):
+        x0 = rng.uniform(0.0, width)
+        full = rng.uniform(0.02, 0.06) * width
+        factor = rng.uniform(0.4, 0.6)
+        c = int(np.clip(math.floor(x0), 0, width - 1))
+        y0 = b[1, c] + rng.uniform(0.2, 0.8) * (b[2, c] - b[1, c])
+        edge = max(full / 4.0, 0.5)
+        d = np.abs(xs - x0) - (full / 2.0 - edge)  # < 0 inside the flat core
+        ramp = 0.5 * (1 + np.cos(np.pi * np.clip(d, 0.0, edge) / edge))  # 1 -> 0 over the edge
+        prof = np.where(d <= 0, 1.0, ramp)
+        att = att * (1.0 - (1.0 - factor) * prof * (rows >= y0))
+    return att
+
+
 def _one_scan(
     rng: np.random.Generator,
     height: int,
@@ -103,6 +133,8 @@ def _one_scan(
     max_fluid: int,
     noise: float,
     fluid_model: str = "texture",
+    shadow_rng: np.random.Generator | None = None,
+    shadows: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = height, width
     xs = np.arange(w)
@@ -155,6 +187,8 @@ def _one_scan(
                 tex = _FLUID_TEX_MEAN * (1 + _FLUID_TEX_CONTRAST * _speckle(rng, (h, w), _FLUID_SIGMA))
             img[fluid] = tex[fluid]
     labels[fluid] = FLUID
+    if shadow_rng is not None and shadows > 0:
+        img = img * _shadow_attenuation(shadow_rng, b, h, w, shadows)
     speckle = rng.gamma(8.0, 1 / 8.0, size=(h, w))
     if fluid_model == "texture":
         # a homogeneous, weakly scattering medium: (almost) no fully developed speckle
@@ -176,6 +210,7 @@ def synthetic_oct(
     noise: float = 0.04,
     progress: bool = False,
     fluid_model: str = "texture",
+    shadows: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Generate synthetic OCT B-scans.
 
@@ -209,6 +244,22 @@ def synthetic_oct(
 
     Scans without fluid are identical under both models (same random draws).
 
+    Vessel shadows (``shadows > 0``): retinal blood vessels in the inner retina absorb the
+    light and cast a vertical hyporeflective band through all deeper layers. Each scan gets
+    ``Poisson(shadows)`` of them (``shadows`` is the expected number per scan), each at a
+    uniform column with a width of 2-6 % of the image width (soft raised-cosine edges) and a
+    transmission factor uniform in ``[0.4, 0.6]``, starting at a vessel depth inside the
+    NFL-IPL (layer 2) and extending to the bottom of the image. The attenuation multiplies
+    the tissue (and fluid) reflectivity *before* the multiplicative speckle and the additive
+    noise, so shadowed tissue keeps its speckle texture at a lower mean and the detector
+    noise stays white. The vessel itself is not drawn. Labels are unchanged (shadowed tissue
+    keeps its layer label, fluid under a shadow stays fluid). Locally, shadowed INL/ONL
+    looks like (turbid) fluid; telling them apart needs vertical context over the retina's
+    depth (a shadow continues above and below, a pocket is a local ellipse). The shadow
+    randomness comes from a separate generator derived from ``seed``, so the scans and
+    labels with ``shadows=0`` (the default) are bit-identical to those without the option,
+    and the same seed gives the same geometry, fluid and speckle with and without shadows.
+
     Args:
         num_scans: number of B-scans.
         height: image height (``>= 16``).
@@ -219,6 +270,7 @@ def synthetic_oct(
         noise: standard deviation of the additive noise.
         progress: show a progress bar.
         fluid_model: ``"texture"``, ``"dark"`` or ``"turbid"`` (see above).
+        shadows: expected number of vessel shadows per scan (``>= 0``; see above).
 
     Returns:
         ``(images [N, 1, H, W] float in [0, 1], labels [N, H, W] long in 0..8,
@@ -234,13 +286,19 @@ def synthetic_oct(
         raise ValueError(f"max_fluid must be >= 1, got {max_fluid}")
     if fluid_model not in _FLUID_MODELS:
         raise ValueError(f"fluid_model must be one of {_FLUID_MODELS}, got {fluid_model!r}")
+    if isinstance(shadows, bool) or not (
+        isinstance(shadows, (int, float)) and math.isfinite(shadows) and shadows >= 0
+    ):
+        raise ValueError(f"shadows must be a finite number >= 0, got {shadows!r}")
     rng = np.random.default_rng(seed)
+    shadow_rng = np.random.default_rng([seed, _SHADOW_STREAM]) if shadows > 0 else None
     imgs = np.zeros((num_scans, 1, height, width), np.float32)
     labs = np.zeros((num_scans, height, width), np.int64)
     lays = np.zeros((num_scans, height, width), np.int64)
     for i in tqdm(range(num_scans), desc="synthetic OCT", disable=not progress):
         imgs[i, 0], labs[i], lays[i] = _one_scan(
-            rng, height, width, fluid_probability, max_fluid, noise, fluid_model
+            rng, height, width, fluid_probability, max_fluid, noise, fluid_model,
+            shadow_rng, float(shadows),
         )
     return torch.from_numpy(imgs), torch.from_numpy(labs), torch.from_numpy(lays)
 
@@ -248,7 +306,8 @@ def synthetic_oct(
 class SyntheticOCT(Dataset):
     """Dataset of synthetic OCT B-scans (see :func:`synthetic_oct`).
 
-    Items are ``(image [1, H, W] float, labels [H, W] long)``.
+    Items are ``(image [1, H, W] float, labels [H, W] long)``. The keyword arguments are
+    those of :func:`synthetic_oct`.
 
     Attributes:
         images: ``[N, 1, H, W]``.
@@ -272,6 +331,8 @@ class SyntheticOCT(Dataset):
         max_fluid: int = 3,
         noise: float = 0.04,
         progress: bool = False,
+        fluid_model: str = "texture",
+        shadows: float = 0.0,
     ) -> None:
         self.images, self.labels, self.layer_labels = synthetic_oct(
             num_scans,
@@ -282,6 +343,8 @@ class SyntheticOCT(Dataset):
             max_fluid=max_fluid,
             noise=noise,
             progress=progress,
+            fluid_model=fluid_model,
+            shadows=shadows,
         )
         self.fluid_masks = self.labels == FLUID
 

@@ -6,7 +6,8 @@
 * :func:`few_shot_iou`: fine-tune from one initialisation on several random selections of
   ``K'`` shots and average the test IoU (thesis line 1540: five selections, same test set);
 * :func:`pretrain`: the transfer-learning baseline, plain supervised training on the pooled
-  slices of the source data sets (give it the same number of gradient steps as meta-training).
+  slices of the source data sets, for a number of gradient steps (e.g. the meta-training budget)
+  or of epochs (passes over the pooled slices; thesis line 1572: 20 epochs).
 """
 from __future__ import annotations
 
@@ -260,7 +261,8 @@ def pretrain(
     model: nn.Module,
     datasets: Sequence[OrganVolumes],
     *,
-    steps: int,
+    steps: int | None = None,
+    epochs: int | None = None,
     batch_size: int = 15,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
@@ -274,7 +276,9 @@ def pretrain(
     Args:
         model: model trained in place.
         datasets: source data sets (all slices pooled).
-        steps: optimiser steps (match the meta-training budget: meta-epochs x tasks x inner steps).
+        steps: optimiser steps (e.g. the meta-training budget: meta-epochs x tasks x inner steps).
+        epochs: alternatively, passes over the pooled slices: ``epochs * ceil(N / batch_size)``
+            steps, reshuffled at every pass (exactly one of ``steps`` and ``epochs`` is given).
         batch_size: slices per step.
         lr: learning rate.
         weight_decay: weight decay.
@@ -288,8 +292,14 @@ def pretrain(
     """
     from tqdm.auto import tqdm
 
-    if not isinstance(steps, int) or steps < 1:
+    if (steps is None) == (epochs is None):
+        raise ValueError(f"give exactly one of steps and epochs, got steps={steps!r}, epochs={epochs!r}")
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not datasets:
         raise ValueError("datasets must not be empty")
     if loss is None:
@@ -301,6 +311,10 @@ def pretrain(
     g = torch.Generator().manual_seed(seed)
     out: list[float] = []
     chunk = 50
+    if epochs is not None:
+        # one chunk per pass: train_steps reshuffles at the start of every call
+        chunk = math.ceil(images.shape[0] / min(batch_size, images.shape[0]))
+        steps = epochs * chunk
     bar = tqdm(total=steps, desc="transfer pre-training", disable=not progress)
     while len(out) < steps:
         k = min(chunk, steps - len(out))

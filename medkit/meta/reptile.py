@@ -109,6 +109,11 @@ class Reptile:
         inner_lr: base-learner learning rate.
         inner_batch_size: mini-batch size for the inner steps (``None``: the whole support set).
         weight_decay: base-learner weight decay.
+        inner_gamma: step decay of the base-learner learning rate, multiplied by ``inner_gamma``
+            every ``inner_step_size`` inner epochs (passes over the support set: one step with
+            ``inner_batch_size=None``); ``1.0`` (default) keeps it constant. The thesis applies
+            its fine-tuning decay (0.7 every 2 epochs) to the local models (line 1569).
+        inner_step_size: inner epochs between two decays.
         optimizer: ``"adam"`` or ``"sgd"`` for the base learner (fresh state per task).
         loss: ``loss(logits, masks) -> scalar``; default :func:`medkit.meta.finetune.default_loss`
             for the model's ``out_channels`` (1 if the model has no such attribute).
@@ -138,6 +143,8 @@ class Reptile:
         inner_lr: float = 1e-3,
         inner_batch_size: int | None = None,
         weight_decay: float = 0.0,
+        inner_gamma: float = 1.0,
+        inner_step_size: int = 2,
         optimizer: str = "adam",
         loss: LossFn | None = None,
         tasks_per_epoch: int = 5,
@@ -146,11 +153,17 @@ class Reptile:
     ) -> None:
         if rule not in REPTILE_RULES:
             raise ValueError(f"rule must be one of {REPTILE_RULES}, got {rule!r}")
-        for name, value in (("inner_steps", inner_steps), ("tasks_per_epoch", tasks_per_epoch)):
+        for name, value in (
+            ("inner_steps", inner_steps),
+            ("tasks_per_epoch", tasks_per_epoch),
+            ("inner_step_size", inner_step_size),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if inner_batch_size is not None and (not isinstance(inner_batch_size, int) or inner_batch_size < 1):
             raise ValueError(f"inner_batch_size must be a positive int or None, got {inner_batch_size!r}")
+        if not 0 < inner_gamma <= 1:
+            raise ValueError(f"inner_gamma must lie in (0, 1], got {inner_gamma!r}")
         if not inner_lr > 0:
             raise ValueError(f"inner_lr must be positive, got {inner_lr!r}")
         if not beta > 0 or (beta_final is not None and not beta_final >= 0):
@@ -164,6 +177,8 @@ class Reptile:
         self.inner_lr = float(inner_lr)
         self.inner_batch_size = inner_batch_size
         self.weight_decay = float(weight_decay)
+        self.inner_gamma = float(inner_gamma)
+        self.inner_step_size = inner_step_size
         self.optimizer = optimizer
         if loss is None:
             loss = default_loss(int(getattr(model, "out_channels", 1)))
@@ -186,6 +201,9 @@ class Reptile:
         learner = self._learner
         learner.load_state_dict(self.model.state_dict())
         opt = make_optimizer(self.optimizer, learner.parameters(), self.inner_lr, self.weight_decay)
+        sched = None
+        if self.inner_gamma != 1.0:
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=self.inner_step_size, gamma=self.inner_gamma)
         losses = train_steps(
             learner,
             opt,
@@ -195,6 +213,7 @@ class Reptile:
             steps=self.inner_steps,
             batch_size=self.inner_batch_size,
             generator=self.generator,
+            scheduler=sched,
         )
         learner.eval()
         with torch.no_grad():

@@ -184,3 +184,46 @@ def test_synthetic_oct_turbid_fluid_model():
     a = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0)
     b = synthetic_oct(3, height=32, width=48, seed=5, fluid_probability=0.0, fluid_model="turbid")
     assert torch.equal(a[0], b[0])
+
+
+@pytest.mark.parametrize("fluid_model", ["texture", "turbid"])
+def test_synthetic_oct_vessel_shadows(fluid_model):
+    kw = dict(height=64, width=128, seed=5, fluid_model=fluid_model)
+    x0, y0, l0 = synthetic_oct(8, **kw)
+    x1, y1, l1 = synthetic_oct(8, shadows=3.0, **kw)
+    # labels are unchanged: shadowed tissue keeps its layer, fluid under a shadow stays fluid
+    assert torch.equal(y0, y1) and torch.equal(l0, l1)
+    assert (y1 == 8).any()
+    # same geometry and speckle: only the shadowed columns change
+    changed = (x0 != x1).any(dim=2)[:, 0]  # [N, W]
+    assert changed.any() and changed.float().mean() < 0.5
+    # the vessel lies inside the NFL-IPL: the vitreous and the ILM above it are not shadowed
+    vitreous = torch.cumsum(l0 > 0, dim=1) == 0
+    above = vitreous | (l0 == 1)
+    assert torch.equal(x0[:, 0][above], x1[:, 0][above])
+    # below the vessel depth (INL .. OS-RPE) the shadowed columns are darker on average
+    deep = (l0 >= 3) & changed[:, None, :]
+    assert x1[:, 0][deep].mean() < 0.8 * x0[:, 0][deep].mean()
+    # ... and keep a speckle texture (relative spread comparable to unshadowed tissue)
+    rel0 = x0[:, 0][deep].std() / x0[:, 0][deep].mean()
+    rel1 = x1[:, 0][deep].std() / x1[:, 0][deep].mean()
+    assert 0.7 * rel0 < rel1 < 1.5 * rel0
+
+
+def test_synthetic_oct_shadows_default_unchanged_and_seeded():
+    kw = dict(height=32, width=64, seed=2)
+    a = synthetic_oct(4, **kw)
+    for b in (synthetic_oct(4, shadows=0.0, **kw), synthetic_oct(4, shadows=0, **kw)):
+        for u, v in zip(a, b):
+            assert torch.equal(u, v)
+    s1 = synthetic_oct(4, shadows=2.0, **kw)
+    s2 = synthetic_oct(4, shadows=2.0, **kw)
+    assert torch.equal(s1[0], s2[0])
+    ds = SyntheticOCT(4, shadows=2.0, **kw)
+    assert torch.equal(ds.images, s1[0]) and torch.equal(ds.labels, s1[1])
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), True, "2"])
+def test_synthetic_oct_bad_shadows(bad):
+    with pytest.raises(ValueError, match=r"shadows must be .*got"):
+        synthetic_oct(1, height=32, width=48, shadows=bad)

@@ -99,3 +99,29 @@ def test_pretrain_runs_the_requested_steps() -> None:
     assert sum(losses[-10:]) < sum(losses[:10])
     with pytest.raises(ValueError, match="steps"):
         pretrain(model, [_blobs(2, 3)], steps=0)
+
+
+def test_pretrain_by_epochs_runs_whole_passes() -> None:
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 1, 1)
+    sets = [_blobs(2, 3), _blobs(2, 4)]  # 20 pooled slices
+    losses = pretrain(model, sets, epochs=3, batch_size=6, lr=0.05, loss=default_loss(1), progress=False)
+    assert len(losses) == 3 * 4  # ceil(20 / 6) steps per pass
+    assert len(pretrain(nn.Conv2d(1, 1, 1), sets, epochs=2, batch_size=5, progress=False)) == 2 * 4
+    # weight decay is passed to the optimiser: a strong decay shrinks the weights
+    norms = []
+    for wd in (0.0, 5.0):
+        big = nn.Conv2d(1, 1, 1)
+        with torch.no_grad():
+            big.weight.fill_(5.0)
+        pretrain(big, sets, epochs=2, batch_size=5, lr=0.01, weight_decay=wd, optimizer="sgd", progress=False)
+        norms.append(float(big.weight.abs()))
+    assert norms[1] < 0.5 * norms[0], norms
+    with pytest.raises(ValueError, match="exactly one"):
+        pretrain(model, sets, steps=5, epochs=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        pretrain(model, sets)
+    with pytest.raises(ValueError, match="epochs"):
+        pretrain(model, sets, epochs=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        pretrain(model, sets, epochs=1, batch_size=0)

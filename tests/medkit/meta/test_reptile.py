@@ -134,3 +134,34 @@ def test_reptile_validation() -> None:
         Reptile(model, optimizer="lbfgs")
     with pytest.raises(ValueError, match="meta_epochs"):
         Reptile(model).fit(TaskSampler(_toy_sets(), shots=2), 0)
+
+
+def test_inner_step_decay_follows_steplr() -> None:
+    """``inner_gamma`` multiplies the inner learning rate every ``inner_step_size`` inner epochs."""
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 1, 1)
+    task = TaskSampler(_toy_sets(), shots=3, seed=0).sample(1)[0]
+
+    def adapted(steps: int, gamma: float, step_size: int) -> torch.Tensor:
+        meta = Reptile(
+            copy.deepcopy(model), inner_steps=steps, inner_lr=0.1, optimizer="sgd", loss=_mse_loss,
+            inner_gamma=gamma, inner_step_size=step_size,
+        )
+        return meta.adapt(task)[0]
+
+    # a vanishing gamma freezes the learner after the first decay
+    torch.testing.assert_close(adapted(3, 1e-9, 1), adapted(1, 1.0, 2), rtol=0, atol=1e-6)
+    torch.testing.assert_close(adapted(3, 1e-9, 2), adapted(2, 1.0, 2), rtol=0, atol=1e-6)
+    assert not torch.allclose(adapted(3, 1.0, 1), adapted(1, 1.0, 1), atol=1e-4)
+    # the default keeps the learning rate constant
+    assert Reptile(nn.Conv2d(1, 1, 1)).inner_gamma == 1.0
+
+
+def test_inner_decay_validation() -> None:
+    model = nn.Conv2d(1, 1, 1)
+    with pytest.raises(ValueError, match="inner_gamma"):
+        Reptile(model, inner_gamma=0.0)
+    with pytest.raises(ValueError, match="inner_gamma"):
+        Reptile(model, inner_gamma=1.5)
+    with pytest.raises(ValueError, match="inner_step_size"):
+        Reptile(model, inner_step_size=0)
