@@ -130,6 +130,8 @@ def test_example_runs_on_decathlon_folders(tmp_path: Path) -> None:
     assert all(set(v) == {"heart"} for v in res["results"].values())
     details = json.loads((out / "details.json").read_text())
     assert details["config"]["decathlon"] == str(root) and details["config"]["image_size"] == 16
+    last = details["history"]["reptile_aw_volumetric"][-1]["query_iou"]
+    assert details["collapsed"] == {"reptile_aw_volumetric": last < 0.01}
     with pytest.raises(FileNotFoundError, match="no task folder with a dataset.json"):
         ex.decathlon_data(tmp_path / "empty", image_size=16, test_volumes=1, seed=0)
     (root / "Task02_Heart" / "dataset.json").unlink()
