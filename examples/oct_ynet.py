@@ -498,18 +498,18 @@ def main(argv: list[str] | None = None) -> dict:
     per_seed: dict[int, dict[str, float]] = {}
     for seed in range(args.seed, args.seed + n_seeds):
         if seed == args.seed:
-            d, u, y, r = d0, unet, ynet, band_rows["remove(-10,10)"]["dice"]["Fluid"]
+            d, (ru, u), (ry, y), rr = d0, (results["UNet"], unet), (results["YNet"], ynet), band_rows["remove(-10,10)"]
         else:
             d = data(seed)
-            u = run("UNet", unet_f, seed, d)[1]
-            y = run("YNet", ynet_f, seed, d)[1]
-            r = run("YNet remove(-10,10)", lambda: YNet(1, len(OCT_CLASSES), alpha=0.5, **ykw, **rm10), seed, d)[0]["dice"]["Fluid"]
+            ru, u = run("UNet", unet_f, seed, d)
+            ry, y = run("YNet", ynet_f, seed, d)
+            rr = run("YNet remove(-10,10)", lambda: YNet(1, len(OCT_CLASSES), alpha=0.5, **ykw, **rm10), seed, d)[0]
         xt, yt = d[2], d[3]
-        per_seed[seed] = {
-            "UNet": evaluate(u, xt, yt)["Fluid"],
-            "YNet": evaluate(y, xt, yt)["Fluid"],
+        per_seed[seed] = {  # Dice of the trained models from run(); ablations evaluated here
+            "UNet": ru["dice"]["Fluid"],
+            "YNet": ry["dice"]["Fluid"],
             "YNet without spectral": evaluate_without_spectral(y, xt, yt)["Fluid"],
-            "YNet remove(-10,10)": r,
+            "YNet remove(-10,10)": rr["dice"]["Fluid"],
             "UNet without bottleneck": evaluate_without_bottleneck(u, xt, yt)["Fluid"],
             "YNet without bottleneck": evaluate_without_bottleneck(y, xt, yt)["Fluid"],
         }
