@@ -1,4 +1,4 @@
-"""Shared test configuration: paths to the real reference data and deterministic settings."""
+"""Shared test configuration: the real reference data shipped in tests/data and deterministic settings."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,9 @@ matplotlib.use("Agg")
 os.environ.setdefault("DGLBACKEND", "pytorch")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Small real reference files ship with the repository (tests/data/README.md); SGKIT_SHARED_DATA
+# points the same tests at another copy.
+SHARED_DATA = Path(os.environ.get("SGKIT_SHARED_DATA", REPO / "tests" / "data"))
 
 
 # The suite runs in several processes (pytest-xdist, one per core): one intra-op thread each
@@ -27,7 +29,7 @@ def _deterministic() -> None:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real reference data (``../shared/data`` beside the checkout)."""
+    """The folder of real reference data (``tests/data`` unless ``SGKIT_SHARED_DATA`` is set)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"real reference data not found at {SHARED_DATA}; set SGKIT_SHARED_DATA")
+        pytest.fail(f"real reference data not found at {SHARED_DATA}; unset SGKIT_SHARED_DATA to use tests/data")
     return SHARED_DATA
