@@ -71,3 +71,83 @@ def test_plot_scene_and_grid(tmp_path) -> None:
     assert w > 2 * h  # graph-only scenes: one panel each, 3 in a row
     with pytest.raises(ValueError, match="titles"):
         plot_scene_grid([_graph()], VOCAB, tmp_path / "x.png", titles=["a", "b"])
+
+
+# ---------------------------------------------------------------- readability, from the artists' extents
+def _node_and_edge_boxes(ax):
+    """Window extents of node boxes (texts with a visible edge) and edge labels, after an Agg draw."""
+    ax.figure.canvas.draw()
+    r = ax.figure.canvas.get_renderer()
+    nodes = [t.get_bbox_patch().get_window_extent(r) for t in ax.texts if t.get_bbox_patch().get_edgecolor()[3] > 0]
+    edges = [t.get_window_extent(r) for t in ax.texts if t.get_bbox_patch().get_edgecolor()[3] == 0]
+    return nodes, edges
+
+
+@pytest.mark.parametrize("n, seed", [(3, 0), (12, 1), (25, 2)])
+def test_node_boxes_do_not_overlap_and_every_label_is_inside_its_panel(n, seed) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from sgkit.datasets import vg150_vocabulary, vg_like_graphs
+
+    vocab = vg150_vocabulary()
+    g = next(x for x in vg_like_graphs(200, seed=seed) if x["object"].num_nodes >= n)
+    fig = Figure(figsize=(3.6, 3.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw_scene_graph(g, vocab, ax)
+    nodes, edges = _node_and_edge_boxes(ax)
+    assert len(nodes) == g["object"].num_nodes
+    panel = ax.get_window_extent()
+    for b in nodes + edges:  # every text (node names and predicates) lies inside the panel
+        assert panel.x0 - 0.5 <= b.x0 and b.x1 <= panel.x1 + 0.5 and panel.y0 - 0.5 <= b.y0 and b.y1 <= panel.y1 + 0.5
+    for i in range(len(nodes)):
+        for j in range(i + 1, len(nodes)):
+            assert not nodes[i].overlaps(nodes[j]), (i, j)
+
+
+def test_long_names_are_wrapped_and_a_tiny_panel_is_refused() -> None:
+    from matplotlib.figure import Figure
+
+    vocab = Vocabulary(["a very long category name indeed", "b"], ["near"])
+    g = from_triplets([0, 1], [(0, 0, 1)])
+    ax = draw_scene_graph(g, vocab, Figure(figsize=(3, 3)).add_subplot(), wrap=10)
+    assert "0: a very\nlong\ncategory\nname\nindeed" in [t.get_text() for t in ax.texts]
+    many = from_triplets(list(range(2)) * 20, [])
+    with pytest.raises(ValueError, match="too small"):
+        draw_scene_graph(many, vocab, Figure(figsize=(0.6, 0.6)).add_subplot())
+
+
+def test_self_loop_is_named_on_its_node() -> None:
+    ax = draw_scene_graph(from_triplets([0, 1], [(0, 2, 0), (0, 0, 1)]), VOCAB)
+    assert "0: man\n(near itself)" in [t.get_text() for t in ax.texts]
+
+
+def test_library_figures_leave_pyplot_and_the_backend_alone(tmp_path) -> None:
+    from sgkit.viz import plot_cooccurrence_matrix, plot_dataset_statistics, scene_grid_figure
+
+    before, backend = plt.get_fignums(), matplotlib.get_backend()
+    fig = scene_grid_figure([_graph(), from_triplets([0], [])], VOCAB)
+    plot_scene_grid([_graph()], VOCAB, tmp_path / "g.png")
+    plot_dataset_statistics([_graph()], VOCAB)
+    plot_cooccurrence_matrix([_graph()], VOCAB)
+    draw_scene_graph(_graph(), VOCAB)
+    assert plt.get_fignums() == before and matplotlib.get_backend() == backend
+    # every scene has a panel title (default "graph k")
+    assert [a.get_title(loc="left") for a in fig.axes if a.get_title(loc="left")] == ["graph 0", "graph 1"]
+
+
+def test_statistics_figures_use_names_and_a_labelled_colour_bar() -> None:
+    from sgkit.viz import plot_cooccurrence_matrix, plot_dataset_statistics
+
+    graphs = [from_triplets([0, 1], [(0, 0, 1)]), from_triplets([0, 1, 2], [(0, 1, 2)]), from_triplets([0], [])]
+    fig = plot_cooccurrence_matrix(graphs, VOCAB)
+    heat, bar = fig.axes
+    assert [t.get_text() for t in heat.get_xticklabels()] == ["man", "horse", "hat"]  # by frequency 3, 2, 1
+    assert bar.get_ylabel() == "share of graphs containing both"
+    # man & horse co-occur in 2 of 3 graphs
+    assert heat.images[0].get_array()[0, 1] == pytest.approx(2 / 3)
+    fig = plot_dataset_statistics(graphs, VOCAB)
+    cats = fig.axes[2]
+    assert [t.get_text() for t in cats.get_yticklabels()] == ["man", "horse", "hat"]
+    assert [p.get_width() for p in cats.patches] == pytest.approx([3 / 6, 2 / 6, 1 / 6])
