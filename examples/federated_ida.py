@@ -152,7 +152,7 @@ def _plot_table(table: dict[str, dict[str, dict[str, float]]], path: Path) -> No
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel("global accuracy")
     ax.set_ylim(0, 1)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)  # beside the bars
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

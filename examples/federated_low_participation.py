@@ -103,7 +103,7 @@ def _plot(figs: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     for ax, (key, curves) in zip(axes[0], figs):
         plot_learning_curves(curves, ax=ax, title=key)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -769,10 +769,11 @@ def plot_learning_curves(
     ax.set_ylim(0, 1)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    # beside the axes, so that the legend never covers a curve
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
 

@@ -18,6 +18,7 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sgkit`` command."""
     parser = argparse.ArgumentParser(prog="sgkit", description="Scene-graph toolkit command line.")
+    parser.add_argument("--version", action="version", version=f"sgkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("mmd", help="MMD (x1e3) between generated and reference scene graphs (sg2im JSON)")
     p.add_argument("generated", help="sg2im JSON file of generated scene graphs")
@@ -32,7 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-graphs", type=int, default=None, help="random subset of at most this many graphs per file")
     p.add_argument("--seed", type=int, default=0, help="seed of the random subset")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    from sgkit.commands import register_all
+
+    register_all(sub)
     return parser
+
+
+def _version() -> str:
+    from sgkit import __version__
+
+    return __version__
 
 
 def _subset(graphs: list, k: int | None, seed: int) -> list:
@@ -74,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sgkit`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if getattr(args, "func", None) is not None:  # subcommands of sgkit.commands
+        return args.func(args)
     if args.command == "mmd":
         if args.max_graphs is not None and args.max_graphs < 2:
             parser.error(f"--max-graphs: must be at least 2, got {args.max_graphs}")

@@ -157,6 +157,7 @@ def draw_scene_graph(
     node_colors: Sequence[Any] | None = None,
     font_size: float = 7.0,
     wrap: int = 12,
+    max_edge_labels: int = 40,
 ) -> Any:
     """Draw a scene graph: node boxes ``"i: name"``, directed edges labelled with predicates.
 
@@ -173,6 +174,8 @@ def draw_scene_graph(
         node_colors: one matplotlib colour per node (default light blue).
         font_size: largest label font size (points).
         wrap: wrap node names at this many characters.
+        max_edge_labels: above this many connected node pairs the predicates are not written
+            (the arrows still are) and the panel says so in its lower-left corner.
 
     Returns:
         The axes.
@@ -201,6 +204,9 @@ def draw_scene_graph(
         edge_text.setdefault((s, o), []).append(_name(pred, p))
     pos = _spread(_layout(g, layout, seed))
     names = [f"{i}: " + "\n".join(textwrap.wrap(_name(obj, c), wrap) or [""]) for i, c in enumerate(labels)]
+    for (s, o), preds in edge_text.items():
+        if s == o:  # a self-loop is written on its node
+            names[s] += f"\n({' / '.join(preds)} itself)"
     texts = [
         ax.text(0.5, 0.5, name, ha="center", va="center", fontsize=font_size, zorder=3, clip_on=False,
                 bbox=dict(boxstyle="round,pad=0.3", fc=col, ec="black", lw=0.5))
@@ -238,12 +244,13 @@ def draw_scene_graph(
     for (s, o), preds in edge_text.items():
         text = " / ".join(preds)
         if s == o:
-            texts[s].set_text(texts[s].get_text() + f"\n({text} itself)")
             continue
         bend = 0.15 if g.has_edge(o, s) else 0.0
         a, b = _clip_segment(centres[s], centres[o], half[s], half[o])
         ax.add_patch(FancyArrowPatch(to_data.transform(a), to_data.transform(b), arrowstyle="-|>", mutation_scale=8,
                                      connectionstyle=f"arc3,rad={bend}", lw=0.6, color="0.3", zorder=2))
+        if len(edge_text) > max_edge_labels:
+            continue
         normal = np.array([-(b - a)[1], (b - a)[0]]) / max(np.linalg.norm(b - a), 1e-9)
         offset = -normal * bend * np.linalg.norm(b - a) / 2
         label = ax.text(0, 0, text, ha="center", va="center", fontsize=size * 0.85, zorder=2.5, color="0.15",
@@ -261,6 +268,9 @@ def draw_scene_graph(
                 break
         label.set_position(to_data.transform(best[0]))
         occupied.append(best[1])
+    if len(edge_text) > max_edge_labels:
+        ax.text(0.0, 0.0, f"{len(triplets)} relations: predicates not shown", fontsize=size * 0.85, color="0.3",
+                transform=ax.transAxes, ha="left", va="bottom", zorder=1)
     return ax
 
 
