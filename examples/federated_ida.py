@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--attack", default="scale", help="attack of the malicious clients")
     p.add_argument("--malicious-fraction", type=float, default=0.3)
     p.add_argument("--sections", default="table,ablation,malicious", help="comma-separated subset to run")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (1 is best on a busy machine)")
+    p.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1; 0 = torch's default of one per core). Small models "
+                        "on a busy machine run fastest with 1 thread; other counts change results only by "
+                        "float rounding (reductions summed in another order)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     if a.threads:

@@ -11,80 +11,22 @@ random shot selections. Compared initialisations, all with the same fine-tuning:
 * ``reptile_{aw,idw}_{standard,volumetric}``: MetaMedSeg with average or inverse-distance
   weighting, standard (random slices) or volumetric (one volume, step ceil(|V|/K)) tasks.
 
-Protocols (``--protocol``; data sizes FULL/QUICK and the fine-tuning schedule are shared: 20
-epochs, Adam lr 0.005, wd 3e-5, StepLR 0.7 every 2 epochs, batch 5, as thesis line 1566):
+Protocols (``--protocol``; data sizes and the fine-tuning schedule are shared: 20 epochs, Adam lr
+0.005, wd 3e-5, StepLR 0.7 every 2 epochs, batch 5):
 
-* ``thesis`` (default of the full budget; lines 1565-1575 mapped onto this code): 100
-  meta-epochs x 5 tasks x 15 shots, 5 full-batch inner steps, inner Adam lr 0.01, wd 0.003, "the
-  aforementioned decay" read as StepLR 0.7 every 2 inner epochs of the local models;
-  meta-training loss ``BCE - log(2 IoU / (IoU + 1))`` (Eq. 7.6, Table 7.3's "BCE + IoU" row,
-  :func:`medkit.meta.default_loss`); transfer: 20 epochs over the pooled source slices (2640
-  steps, batch 15), Adam lr 1e-3, wd 3e-5, constant lr, soft IoU loss (the loss of the authors'
-  released pre-training config); fine-tuning with the soft IoU loss. Meta step size: "lr 0.01 for
-  the meta-model" read literally (constant beta = 0.01, also the released code's ``meta_lr``)
-  moves the meta-model by 0.73 of ONE task displacement in 100 meta-epochs, and the adapted query
-  IoU does not rise (0.24 -> 0.22): the released code trains every task for 20 epochs at batch
-  size 1 (300 steps), ours for 5 steps. So ``thesis`` uses the Reptile paper's linear decay beta
-  1.0 -> 0.0 instead. ``--meta-loss wbce`` gives Table 7.3's best row literally (weighted BCE of
-  Eq. 7.4, ``p_pos`` = object / background pixel ratio), ``--meta-loss bce`` plain BCE.
-* ``budget`` (default of ``--quick``): 60 meta-epochs x 5 tasks x 5 full-batch inner steps, inner
-  Adam lr 5e-3 without decay, beta 1.0 -> 0.1 (linear); transfer gets the same number of gradient
-  steps (1500, batch 15, Adam lr 5e-3); every phase uses BCE - log Dice.
-
-Mean IoU over the four targets (5 shot selections, FULL data, one core; about 5 min per seed and
-pair of methods under ``thesis``). Each block was run as stated, in this order; "pre-reg." means
-the configuration and criterion (meta > transfer on >= 2 of 3, or 4 of 6, seeds and in the mean)
-were written down before the run::
-
-    thesis, meta-loss BCE + IoU (default), pre-reg., seeds 0-5            mean
-    transfer                .484 / .491 / .448 / .420 / .444 / .406     .449
-    reptile_aw_volumetric   .532 / .479 / .464 / .489 / .473 / .432     .478  (5 of 6 seeds)
-    reptile_aw_standard     .543 / .493 / .479 / .476 / .475 / .461     .488  (6 of 6; exploratory)
-
-    thesis, meta-loss wbce (Eq. 7.4 literally), pre-reg., seeds 0-2
-    transfer                .484 / .491 / .448                          .474
-    reptile_aw_{volumetric,standard}, reptile_idw_volumetric: .000 on every seed (collapse)
-    scratch                 .354 / .103 / .229                          .229
-
-    thesis, meta-loss bce, seeds 0-2 post hoc, then 3-5 pre-reg.
-    transfer                .484 / .491 / .448 / .420 / .444 / .406
-    reptile_aw_volumetric   .551 / .000 / .472 / .000 / .456 / .465     (collapse on 2 of 6)
-    reptile_aw_standard     .535 / .000 / .439 (seeds 0-2)
-
-    budget, seeds 0/1
-    scratch .372 / .205, transfer .515 / .506, reptile_aw_volumetric .483 / .466,
-    reptile_idw_volumetric .482 / .468, reptile_aw_standard .459 / .468
-
-Conclusion. With the thesis hyperparameters and the BCE + IoU meta-loss, "MetaMedSeg beats
-transfer learning in the 15-shot setting" (Table 7.1) is reproduced: Reptile AW volumetric
-beats transfer on 5 of 6 seeds (+0.029 in the mean), AW standard on 6 of 6 (+0.039), and no
-meta-model collapsed. This configuration was chosen after the literal Eq. 7.4 weighting
-(``p_pos`` < 1 down-weights the foreground) had collapsed every meta-model to all-background
-(adapted query IoU 0.29 -> 0.00 within 10 meta-epochs; IoU-loss fine-tuning cannot leave that
-saturated start) and plain BCE had collapsed 2 of 6; the IoU term keeps a foreground gradient.
-``details.json["collapsed"]`` flags such meta-models. Two qualifications: (1) volumetric tasks
-do NOT beat standard tasks here (standard ahead on 5 of 6 seeds, -0.010 in the mean), unlike
-the thesis' volumetric rows; (2) the win is over the thesis' transfer protocol (lr 1e-3, soft
-IoU loss); the ``budget`` protocol's transfer (lr 5e-3, BCE - log Dice, 1500 steps) is stronger
-(.515 / .506 on seeds 0/1) and beats Reptile under ``budget``. The implementation was checked
-(update sign and weights, linear beta decay, fresh inner Adam per task, instance-norm affine
-parameters meta-learned, volumetric tasks of one volume with step ceil(|V|/K) and support/query
-from different volumes, identical fine-tuning). At the slow test's reduced budget (cardiac
-only, budget protocol, seeds 0/1/2): transfer 0.551/0.480/0.339, reptile_aw_volumetric
-0.454/0.159/0.176, scratch 0.283/0.063/0.067; the test asserts only meta-learning > scratch.
-
-Writes ``OUT/results.json`` (``{method: {organ: mean IoU}}``), ``OUT/details.json`` (standard
-deviations, per-selection IoUs, meta-training histories, configuration, timings and
-``direction``: reptile_aw_volumetric minus transfer in this run; ``collapsed``: per Reptile
-method, whether its adapted query IoU ended below 0.01) and ``OUT/metamedseg_iou.png``,
-``OUT/metamedseg_training.png``, ``OUT/metamedseg_examples.png``.
+* ``thesis`` (default of the full budget): 100 meta-epochs x 5 tasks x 15 shots, 5 full-batch
+  inner steps, inner Adam lr 0.01, wd 0.003, StepLR 0.7 every 2 inner epochs; meta-training loss
+  ``BCE - log(2 IoU / (IoU + 1))`` (:func:`medkit.meta.default_loss`; ``--meta-loss wbce`` or
+  ``bce`` for the other rows of Table 7.3); meta step size decayed linearly 1.0 -> 0.0; transfer:
+  20 epochs over the pooled source slices, Adam lr 1e-3, soft IoU loss;
+* ``budget`` (default of ``--quick``): 60 meta-epochs x 5 tasks x 5 inner steps, inner Adam lr
+  5e-3, beta 1.0 -> 0.1; transfer gets the same number of gradient steps; BCE - log Dice
+  everywhere.
 
 Real data. ``--decathlon DIR`` runs the same comparison on the Medical Segmentation Decathlon
 (``DIR/Task02_Heart``, ``DIR/Task09_Spleen``, ... read from local NIfTI files with
-:func:`medkit.datasets.organs.load_decathlon`, one data set per modality and label): heart,
-spleen and prostate are the targets, all other tasks the sources, slices 256x256 (64x64 and at
-most 4 volumes per task with ``--quick``). Not run here: the data cannot be downloaded at run
-time, so the thesis direction on real data is still to be checked by a user who has the files.
+:func:`medkit.datasets.organs.load_decathlon`): heart, spleen and prostate are the targets, all
+other tasks the sources, slices 256x256 (64x64 and at most 4 volumes per task with ``--quick``).
 
 Usage::
 
@@ -92,6 +34,13 @@ Usage::
     python examples/metamedseg.py --out runs/metamedseg_tl --methods transfer,reptile_aw_volumetric --seed 3
     python examples/metamedseg.py --out runs/metamedseg_quick --quick
     python examples/metamedseg.py --out runs/metamedseg_msd --decathlon /path/to/decathlon
+
+Writes ``OUT/results.json`` (``{method: {organ: mean IoU}}``), ``OUT/details.json`` (standard
+deviations, per-selection IoUs, meta-training histories, configuration, timings,
+``direction``: reptile_aw_volumetric minus transfer in this run, and ``collapsed``: per Reptile
+method, whether its adapted query IoU ended below 0.01) and ``OUT/metamedseg_iou.png``,
+``OUT/metamedseg_training.png``, ``OUT/metamedseg_examples.png``. Measured tables and the
+experiment log: the documentation's experiments section (``docs/experiments/metamedseg.rst``).
 """
 from __future__ import annotations
 
@@ -378,9 +327,9 @@ def plot(out: Path, res: dict[str, Any]) -> None:
     ax.set_xticklabels(organs)
     ax.set_ylabel(f"test IoU ({details['config']['shots']} shots)")
     ax.set_title("Few-shot segmentation of held-out synthetic organs")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars
     fig.tight_layout()
-    fig.savefig(out / "metamedseg_iou.png", dpi=120)
+    fig.savefig(out / "metamedseg_iou.png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -438,7 +387,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--methods", type=str, default=None, help=f"comma-separated subset of {METHODS}")
     parser.add_argument("--meta-epochs", type=int, default=None, help="override the number of meta-epochs")
     parser.add_argument("--repeats", type=int, default=None, help="override the number of shot selections")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (1 is best on a busy machine)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1; 0 = torch's default of one per core). Small models "
+                        "on a busy machine run fastest with 1 thread; other counts change results only by "
+                        "float rounding (reductions summed in another order)")
     parser.add_argument(
         "--decathlon", type=Path, default=None,
         help="folder of Medical Segmentation Decathlon task folders (Task02_Heart, ...): heart, spleen and "
@@ -453,7 +405,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args(argv)
-    if args.threads is not None:
+    if args.threads:
         torch.set_num_threads(args.threads)
     cfg = make_config(args.quick, args.protocol)
     methods = METHODS

@@ -1,160 +1,36 @@
 """U-Net vs Y-Net on synthetic OCT B-scans (thesis ch. 8, Tables 8.1, 8.3 and 8.4).
 
-Trains a U-Net and a Y-Net of equal width with Dice + cross-entropy (weights 1, 1; Adam,
-weight decay 1e-4 as in the thesis, lr 3e-3 for the short budgets) on seeded synthetic OCT
-scans, then reports per-class Dice on held-out scans (Table 8.1 layout), an ablation of
-``alpha`` (Table 8.3, with the plain-convolution second encoder as first row) and of the
-frequency band of the Fourier units (Table 8.4: thesis value-band semantics
-``keep(-10, 10)`` / ``remove(-10, 10)``, plus removing the low spatial-frequency band
-``|k| <= 4``), and checks the thesis direction over seeds (``results["direction"]``, see
-below). Y-Net's spatial encoder is identical to the U-Net's by default (``--spatial-widths
-unet``, the thesis text); ``--spatial-widths reference`` gives the reference code's narrower
-last level.
+Trains a U-Net and a Y-Net of equal width with Dice + cross-entropy (Adam, weight decay 1e-4) on
+seeded synthetic OCT scans, then reports per-class Dice on held-out scans (Table 8.1 layout), an
+ablation of ``alpha`` (Table 8.3, with the plain-convolution second encoder as first row) and of
+the frequency band of the Fourier units (Table 8.4: ``keep(-10, 10)`` / ``remove(-10, 10)`` and
+removing the low spatial-frequency band ``|k| <= 4``), and checks the thesis direction over
+seeds (:func:`direction_check`: Y-Net's mean fluid Dice above the U-Net's, Y-Net ahead on most
+seeds, zeroing its spectral features lowers fluid Dice on most seeds and by at least
+``min_effect``, and ``remove(-10,10)`` lowers the mean; ``results["direction"]`` reports the
+four pre-registered criteria as ``nominal`` and all five as ``reproduced``).
 
-Defaults. Full budget: the pre-registered vessel-shadow configuration below (turbid fluid,
-2 vessel shadows per scan, 64 training / 32 test scans of 96x192, width 8, batch 8,
-300 steps, lr 3e-3), tables on ``--seed``, direction check on seeds ``seed .. seed+2``
-(about 30 min on one core). ``--quick``: the same data at 48x96 (96 training scans,
-200 steps, one direction seed; about 2 min on 2 cores).
-
-Training recipe. With the thesis loss as is (unweighted CE + per-scan Dice, ``--plain-loss``)
-fluid (3 % of the pixels, the last class learned) was an initialisation lottery for both
-networks (Dice about 0 or about 0.85 per seed). Weighting the cross-entropy by
-``sqrt(f_max / f_c)`` and pooling the Dice over the mini-batch (:func:`train` defaults)
-learns fluid on every seed tried.
-
-Synthetic data (:func:`medkit.datasets.synthetic_oct`). ``--fluid-model``: ``turbid``
-(default; fluid speckled like tissue with the ONL's texture, mean 0.23 vs ONL 0.26 / INL
-0.32: a pocket is identifiable only by its lower mean over many speckle grains),
-``texture`` (speckle-free, low-frequency fluid, its mean inside the INL/ONL range) or
-``dark`` (intensity-separable). ``--shadows``: expected number of retinal vessel shadows per
-scan (vertical bands attenuated to 40-60 % from a vessel in the NFL-IPL to the bottom of the
-image, speckle kept; a realistic confounder: locally, shadowed INL/ONL looks like a dark
-pocket, telling them apart needs vertical context over the retina's depth).
-
-Thesis directions (Y-Net better on fluid, Table 8.1; removing the band hurts fluid,
-Table 8.4). Criterion, fixed before the shadow grid was run (:func:`direction_check`): Y-Net's
-mean fluid Dice over 3 seeds above the U-Net's, Y-Net ahead on >= 2 of 3 seeds, zeroing
-Y-Net's spectral features at test time (:func:`evaluate_without_spectral`) lowers its fluid
-Dice on >= 2 of 3 seeds, and ``remove(-10,10)`` lowers the mean. All budgets below: width 8,
-batch 8, lr 3e-3, weight decay 1e-4, seeds 0/1/2, one thread; fluid Dice per seed (mean).
-
-A. Texture fluid, 48x96, 64 training scans, 150 steps (the slow test's budget):
-
-======================  =====================  ======
-model                   fluid Dice per seed    mean
-======================  =====================  ======
-U-Net                   0.845 / 0.901 / 0.919  0.888
-Y-Net (alpha 0.5)       0.892 / 0.883 / 0.907  0.894
-Y-Net remove(-10,10)    0.885 / 0.890 / 0.871  0.882
-Y-Net remove |k|<=4     0.896 / 0.894 / 0.917  0.902
-======================  =====================  ======
-
-Variants at this size (U-Net / Y-Net means): no weight decay 0.902 / 0.890 (``remove(-10,10)``
-0.884, ``|k|<=4`` 0.883); 16 training scans, 100 steps 0.838 / 0.567 (Y-Net seed 1 never
-learned fluid); ``noise=0.12`` 0.797 / 0.729. Fluid 0.27 with 35 % speckle (seed 0): U-Net
-0.859, Y-Net 0.851.
-
-B. Larger scans, 64 training scans, 150 steps:
-
-=========================  =====================  =====================  =====================
-model                      turbid 96x192          turbid 128x256         texture 96x192
-=========================  =====================  =====================  =====================
-U-Net                      0.015 / 0.781 / 0.780  0.000 / 0.765 / 0.830  0.914 (seed 0)
-Y-Net (alpha 0.5)          0.750 / 0.723 / 0.649  0.797 / 0.798 / 0.829  0.952 (seed 0)
-Y-Net remove(-10,10)       0.780 / 0.784 / 0.660  0.703 / 0.813 / 0.846
-Y-Net remove |k|<=4        0.774 / 0.779 / 0.663
-=========================  =====================  =====================  =====================
-
-Means: turbid 96x192 U-Net 0.525, Y-Net 0.707, ``remove(-10,10)`` 0.741, ``|k|<=4`` 0.739;
-turbid 128x256 0.532 / 0.808 / 0.788. Y-Net's higher means come from U-Net runs that never
-learned fluid at 150 steps (seed 0), not from the spectral branch (see the diagnosis).
-
-C. Pre-registered vessel-shadow grid (the defaults): 2 shadows per scan, 96x192, 64 training
-/ 32 test scans, 300 steps, about 95-115 s per training. "0 bneck": fluid Dice with the
-bottleneck output zeroed at test time (:func:`evaluate_without_bottleneck`), "0 spec": with
-Y-Net's spectral features zeroed.
-
-====================  =============================  =====================  =====================
-turbid fluid          fluid Dice per seed (mean)     0 bneck                0 spec
-====================  =============================  =====================  =====================
-U-Net                 0.781 / 0.754 / 0.703 (0.746)  0.781 / 0.752 / 0.698
-Y-Net (alpha 0.5)     0.755 / 0.757 / 0.774 (0.762)  0.758 / 0.756 / 0.771  0.751 / 0.757 / 0.762
-Y-Net remove(-10,10)  0.799 / 0.678 / 0.792 (0.756)  0.799 / 0.674 / 0.785  0.799 / 0.681 / 0.787
-Y-Net remove |k|<=4   0.794 / 0.700 / 0.724 (0.739)  0.792 / 0.755 / 0.765  0.787 / 0.756 / 0.717
-====================  =============================  =====================  =====================
-
-====================  =============================  =====================  =====================
-texture fluid         fluid Dice per seed (mean)     0 bneck                0 spec
-====================  =============================  =====================  =====================
-U-Net                 0.944 / 0.953 / 0.955 (0.951)  0.944 / 0.953 / 0.955
-Y-Net (alpha 0.5)     0.951 / 0.952 / 0.960 (0.954)  0.951 / 0.951 / 0.960  0.951 / 0.952 / 0.960
-Y-Net remove(-10,10)  0.947 / 0.944 / 0.960 (0.950)  0.947 / 0.943 / 0.960  0.947 / 0.943 / 0.960
-Y-Net remove |k|<=4   0.951 / 0.953 / 0.961 (0.955)  0.951 / 0.953 / 0.961  0.951 / 0.953 / 0.961
-====================  =============================  =====================  =====================
-
-Verdict on C: the pre-registered criterion holds *nominally* for both fluid models, so the
-configuration (with turbid fluid, the primary one of the pre-registration) is the default.
-But a branch whose removal changes fluid Dice by 0.0002 is not "used", so after the grid a
-fifth criterion was added: zeroing the spectral features must lower the mean fluid Dice by
-at least ``min_effect = 0.01``. With it the grid is NOT reproduced (turbid: mean drop 0.005;
-texture: under 0.001); ``results["direction"]`` reports both ``nominal`` (the four
-pre-registered criteria) and ``reproduced`` (all five), computed from each run, never set
-by hand. The margins are tiny: turbid, Y-Net ahead by
-0.016 in the mean (on seed 1 by 0.003), zeroing its spectral features lowers fluid Dice by
-0.003 / 0.0002 / 0.012 and ``remove(-10,10)`` lowers the mean only through seed 1 (-0.079;
-+0.044 and +0.018 on seeds 0 and 2); texture, Y-Net ahead by 0.004, spectral zeroing
-changes fluid Dice by 3e-5 to 2e-4, ``remove(-10,10)`` -0.004. All are well inside the
-seed spread (0.05 for turbid), and the networks do not use their bottleneck (next section),
-so this is not evidence that the spectral branch helps.
-
-Diagnosis: the decoders ignore their deepest level, so features that join only at the
-bottleneck (Y-Net's spectral encoder) cannot matter.
-
-- Zeroing the bottleneck output at test time changes fluid Dice by <= 0.013 for *both*
-  networks in every configuration of A and B (e.g. turbid 96x192: U-Net 0.015 / 0.781 /
-  0.780 -> 0.016 / 0.782 / 0.774, Y-Net 0.750 / 0.723 / 0.649 -> 0.749 / 0.724 / 0.640),
-  zeroing only Y-Net's spectral features by <= 0.04, in either sign (turbid 128x256: 0.797 /
-  0.798 / 0.829 -> 0.791 / 0.795 / 0.838). In the U-Net (A), zeroing the up-path into
-  decoder level 3 or 2 leaves fluid Dice at 0.88, into level 1 drops it to 0.20: the
-  networks segment from the level 0-2 features (receptive field about 40 px, enough for the
-  local intensity/speckle contrast that sets fluid apart), and Adam's coupled L2 weight decay
-  drives the unused deepest up-convolution to ``|w|`` about 0.003. Without weight decay the
-  bottleneck is used a little (zeroing the spectral features: -0.017 / -0.006 / +0.001) but
-  the direction does not appear. The FFC global paths do receive gradients (about
-  1e-6..4e-5 per weight after 30 steps).
-- Vessel shadows (C) were meant to make wide vertical context necessary. They do act as a
-  confounder: the rate of non-fluid INL..ONL pixels predicted as fluid is up to about twice
-  as high under shadows as outside them (turbid seeds 1/2: U-Net 0.077 vs 0.045 and 0.041
-  vs 0.009, Y-Net 0.026 vs 0.018 and 0.145 vs 0.069; post hoc, not part of the criterion).
-  But the pre-registered mechanism check failed: zeroing the U-Net's bottleneck (turbid,
-  seed 0) changes fluid Dice by < 0.0001 with shadows (0.781) and by 0.002 without (0.737),
-  far from the 0.05 that would show use. Across C it changes fluid Dice of U-Net and Y-Net
-  by <= 0.005 (turbid) and <= 0.001 (texture); only Y-Net ``remove |k|<=4`` (turbid seeds
-  1/2) uses its deepest level, and zeroing it *raises* fluid Dice by 0.055 / 0.040. A
-  40-60 % attenuation makes shadowed tissue (about 0.10-0.19) darker than turbid fluid
-  (0.23), which is visible locally; weaker shadows were not tried (not pre-registered).
-
-Conclusion: on this synthetic data and at these budgets the U-Net/Y-Net differences are
-optimisation noise of two networks whose deepest level is unused; the global Fourier
-features cannot act through a bottleneck the decoder ignores. The pre-registered shadow
-grid passes the four pre-registered criteria nominally (``nominal`` in ``results.json``) but
-without a working mechanism, so ``reproduced`` is false; the slow test asserts no direction.
+Budgets. Full: turbid fluid with 2 vessel shadows per scan, 64 training / 32 test scans of
+96x192, width 8, batch 8, 300 steps, lr 3e-3; tables on ``--seed``, direction check on seeds
+``seed .. seed+2`` (about 30 min on one core). ``--quick``: the same data at 48x96 (96 training
+scans, 200 steps, one direction seed; about 2 min on 2 cores). The cross-entropy is weighted by
+``sqrt(f_max / f_c)`` and the Dice pooled over the mini-batch (``--plain-loss``: the thesis loss
+as is). ``--fluid-model`` (``turbid``, ``texture``, ``dark``) and ``--shadows`` choose the
+synthetic data (:func:`medkit.datasets.synthetic_oct`).
 
 Real data. ``--duke DIR`` runs the same tables and direction check on the Duke DME data set
 (``DIR/Subject_01.mat`` .. ``Subject_10.mat``, read from local files with
-:class:`medkit.datasets.DukeOCT`: subjects 1-6 train, 9-10 test, 224x224, labels resized
-nearest-neighbour) with the thesis recipe (batch 10, lr 5e-4, weight decay 1e-4, 80 epochs,
-width 32; seeds vary the initialisation only). Not run here: the data cannot be downloaded
-at run time, so the thesis direction on real scans is still to be checked by a user who has
-the files.
+:class:`medkit.datasets.DukeOCT`: subjects 1-6 train, 9-10 test, 224x224) with the thesis recipe
+(batch 10, lr 5e-4, weight decay 1e-4, 80 epochs, width 32; seeds vary the initialisation only).
 
 Usage::
 
     python examples/oct_ynet.py --out runs/oct_ynet --quick
     python examples/oct_ynet.py --out runs/oct_duke --duke /path/to/duke   # real data
 
-Writes ``results.json`` and ``qualitative.png``, ``ablations.png`` to ``--out``.
+Writes ``results.json`` (what this run computed), ``qualitative.png`` and ``ablations.png`` to
+``--out``. Measured tables and the experiment log: the documentation's experiments section
+(``docs/experiments/oct_ynet.rst``).
 """
 from __future__ import annotations
 
@@ -174,15 +50,7 @@ from medkit.metrics import DiceMetric
 from medkit.nn import UNet, YNet, count_parameters
 
 CLASSES = list(OCT_CLASSES[1:])  # Table 8.1 columns: 7 layers + Fluid
-#: fluid Dice of the pre-registered vessel-shadow grid (turbid fluid, 2 shadows per scan,
-#: default full budget), seeds 0, 1, 2 (module docstring)
-MEASURED_FLUID_DICE = {
-    "UNet": [0.781, 0.754, 0.703],
-    "YNet": [0.755, 0.757, 0.774],
-    "YNet without spectral": [0.751, 0.757, 0.762],
-    "YNet remove(-10,10)": [0.799, 0.678, 0.792],
-    "YNet remove |k|<=4": [0.794, 0.700, 0.724],
-}
+
 
 
 def train(
@@ -363,7 +231,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--steps", type=int, default=None, help="training steps per model")
     p.add_argument("--width", type=int, default=None, help="base channels of both networks")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (thesis: 5e-4)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1; 0 = torch's default of one per core). Small models "
+                        "on a busy machine run fastest with 1 thread; other counts change results only by "
+                        "float rounding (reductions summed in another order)")
     p.add_argument(
         "--spatial-widths", choices=["unet", "reference"], default="unet",
         help="Y-Net spatial encoder: identical to the U-Net's (thesis text) or the reference "
@@ -531,8 +402,6 @@ def main(argv: list[str] | None = None) -> dict:
     results["direction"] = {
         **direction,
         "band_fluid_dice": {k: v["dice"]["Fluid"] for k, v in band_rows.items()},
-        # the pre-registered shadow grid behind the defaults (module docstring)
-        "measured_turbid_shadows_seeds_0_1_2": MEASURED_FLUID_DICE,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     plot(out, x_te, y_te, unet, ynet, alpha_rows, band_rows)
@@ -541,15 +410,19 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def plot(out: Path, x, y, unet, ynet, alpha_rows, band_rows) -> None:
-    import matplotlib
+    """Qualitative segmentations with a legend of the classes, and the two ablations."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    has_fluid = (y == len(OCT_CLASSES) - 1).flatten(1).sum(1)
+    k = len(OCT_CLASSES)
+    cmap = ListedColormap([(0.0, 0.0, 0.0), *colormaps["tab10"].colors[: k - 1]])
+    has_fluid = (y == k - 1).flatten(1).sum(1)
     idx = has_fluid.argsort(descending=True)[:3]
     pu, py = predict(unet, x[idx]), predict(ynet, x[idx])
-    fig, axes = plt.subplots(len(idx), 4, figsize=(14, 2.6 * len(idx)), squeeze=False)
+    fig = Figure(figsize=(15, 2.6 * len(idx) + 0.4), layout="constrained")
+    axes = fig.subplots(len(idx), 4, squeeze=False)
     for r, i in enumerate(idx.tolist()):
         for c, (im, title) in enumerate(
             [(x[i, 0], "B-scan"), (y[i], "ground truth"), (pu[r], "U-Net"), (py[r], "Y-Net")]
@@ -558,29 +431,28 @@ def plot(out: Path, x, y, unet, ynet, alpha_rows, band_rows) -> None:
             if c == 0:
                 ax.imshow(im, cmap="gray")
             else:
-                ax.imshow(im, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-            ax.set_title(title)
+                ax.imshow(im, cmap=cmap, vmin=0, vmax=k - 1, interpolation="nearest")
+            ax.set_title(f"scan {i}: {title}", fontsize=9)
             ax.axis("off")
-    fig.tight_layout()
+    fig.legend(handles=[Patch(facecolor=cmap(j), edgecolor="0.5", label=name) for j, name in enumerate(OCT_CLASSES)],
+               loc="outside right center", title="class", fontsize=8, frameon=False)
     fig.savefig(out / "qualitative.png", dpi=100)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    fig = Figure(figsize=(12, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
     for ax, rows, title in ((axes[0], alpha_rows, "alpha (Table 8.3)"), (axes[1], band_rows, "band (Table 8.4)")):
         names = list(rows)
-        fl = [rows[k]["dice"]["Fluid"] for k in names]
-        mn = [rows[k]["dice"]["mean"] for k in names]
+        fl = [rows[n]["dice"]["Fluid"] for n in names]
+        mn = [rows[n]["dice"]["mean"] for n in names]
         pos = range(len(names))
         ax.bar([p - 0.2 for p in pos], fl, 0.4, label="Fluid")
-        ax.bar([p + 0.2 for p in pos], mn, 0.4, label="mean")
+        ax.bar([p + 0.2 for p in pos], mn, 0.4, label="mean over classes")
         ax.set_xticks(list(pos), names, rotation=20, fontsize=8)
         ax.set_ylabel("Dice")
+        ax.set_ylim(0, 1)
         ax.set_title(title)
-        ax.legend()
-    fig.tight_layout()
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars
     fig.savefig(out / "ablations.png", dpi=100)
-    plt.close(fig)
-
 
 if __name__ == "__main__":
     main()

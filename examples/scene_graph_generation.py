@@ -105,7 +105,10 @@ def main() -> None:
     parser.add_argument("--ordering", default="random", choices=list(ORDERINGS), help="main node ordering")
     parser.add_argument("--orderings", default=",".join(ORDERINGS),
                         help="comma-separated orderings of the Table 10.1 sweep ('' to skip)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, at least 1). Small models "
+                        "on a busy machine run fastest with 1 thread; other counts change results only by "
+                        "float rounding (reductions summed in another order)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     kwargs = dict(out=args.out, seed=args.seed, ordering=args.ordering, threads=args.threads, progress=not args.no_progress)

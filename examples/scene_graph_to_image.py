@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="about 2 minutes instead of 15")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1 is fastest on a shared machine; 0 = default)")
+                        help="torch CPU threads (default 1; 0 = torch's default of one per core). Small models "
+                        "on a busy machine run fastest with 1 thread; other counts change results only by "
+                        "float rounding (reductions summed in another order)")
     parser.add_argument("--vgg-weights", default=None,
                         help="local torchvision VGG16 weights for the SPADE perceptual loss")
     parser.add_argument("--decoders", default="crn,spade")

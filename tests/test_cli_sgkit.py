@@ -12,7 +12,13 @@ import pytest
 
 import sgkit
 from sgkit.cli import main
-from sgkit.data import Vocabulary, from_triplets, load_sg2im_json, save_sg2im_json, to_triplets
+from sgkit.data import (
+    Vocabulary,
+    from_triplets,
+    load_sg2im_json,
+    save_sg2im_json,
+    to_triplets,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = ("mmd", "demo", "validate", "convert", "stats", "draw", "train", "sample", "complete")
@@ -150,7 +156,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_train_writes_a_checkpoint_the_public_api_loads(trained) -> None:
-    data, model = trained
+    _, model = trained
     m = sgkit.SceneGraphGen.load(model)
     assert m.vocab.objects == ["man", "horse", "hat", "tree"] and m.max_nodes == 3 and len(m.history_) == 2
 

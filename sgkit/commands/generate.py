@@ -9,7 +9,15 @@ import argparse
 import os
 from typing import Any
 
-from ._io import FORMATS, add_input_arguments, guarded, load_graphs, load_input, save_graphs, set_threads
+from ._io import (
+    FORMATS,
+    add_input_arguments,
+    guarded,
+    load_graphs,
+    load_input,
+    save_graphs,
+    set_threads,
+)
 
 __all__ = ["register", "load_model"]
 
@@ -33,7 +41,7 @@ def load_model(path: str) -> Any:
             return cls.load(path)
         except ValueError as exc:
             errors.append(str(exc))
-        except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a file that is no checkpoint
+        except Exception as exc:
             raise ValueError(f"model: {path!r} is not a torch checkpoint ({type(exc).__name__})") from exc
     raise ValueError(f"model: {path!r} is not a SceneGraphGen or GraphRNN checkpoint ({errors[0]})")
 
