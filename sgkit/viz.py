@@ -7,7 +7,8 @@
 * :func:`plot_scene`: both side by side for one scene;
 * :func:`scene_grid_figure` / :func:`plot_scene_grid`: several scenes with a title per panel;
 * :func:`plot_dataset_statistics` and :func:`plot_cooccurrence_matrix`: graph sizes, the most
-  frequent categories and predicates, and category co-occurrence, all labelled with names.
+  frequent categories and predicates, and category co-occurrence, all labelled with names;
+* :func:`plot_score_histograms`: overlaid histograms of anomaly scores per corruption level.
 
 Every function draws on a :class:`matplotlib.figure.Figure` (or axes it is given) and never
 touches pyplot state or the matplotlib backend. Text extents are measured with the figure's
@@ -35,6 +36,7 @@ __all__ = [
     "plot_scene_grid",
     "plot_dataset_statistics",
     "plot_cooccurrence_matrix",
+    "plot_score_histograms",
 ]
 
 _LAYOUTS: dict[str, Callable[..., dict]] = {
@@ -432,11 +434,19 @@ def plot_dataset_statistics(graphs: Sequence[HeteroData], vocab: Vocabulary, *, 
     return fig
 
 
-def plot_cooccurrence_matrix(graphs: Sequence[HeteroData], vocab: Vocabulary, *, top: int = 20) -> Any:
+def plot_cooccurrence_matrix(
+    graphs: Sequence[HeteroData],
+    vocab: Vocabulary,
+    *,
+    top: int = 20,
+    reference: Sequence[HeteroData] | None = None,
+    labels: tuple[str, str] = ("generated", "reference"),
+) -> Any:
     """Co-occurrence of the ``top`` most frequent categories, with names and a labelled colour bar.
 
     Cell ``(x, y)`` is the share of graphs that contain both categories (zero diagonal), as
-    :func:`sgkit.metrics.cooccurrence` computes it.
+    :func:`sgkit.metrics.cooccurrence` computes it. With ``reference`` the two sets are drawn
+    side by side on one colour scale, over the categories most frequent in ``reference``.
 
     Returns:
         The :class:`~matplotlib.figure.Figure`.
@@ -445,17 +455,61 @@ def plot_cooccurrence_matrix(graphs: Sequence[HeteroData], vocab: Vocabulary, *,
 
     from sgkit.metrics import cooccurrence, object_occurrence
 
-    if not graphs:
-        raise ValueError("graphs: need at least one scene graph")
-    idx = _top(object_occurrence(graphs, vocab.num_objects), top)
-    m = cooccurrence(graphs, vocab.num_objects)[np.ix_(idx, idx)]
+    if not graphs or (reference is not None and not reference):
+        raise ValueError("graphs: need at least one scene graph in every set")
+    sets = [(graphs, labels[0])] if reference is None else [(reference, labels[1]), (graphs, labels[0])]
+    idx = _top(object_occurrence(sets[0][0], vocab.num_objects), top)
+    mats = [cooccurrence(g, vocab.num_objects)[np.ix_(idx, idx)] for g, _ in sets]
     names = [vocab.objects[i] for i in idx]
     side = 2.5 + 0.28 * len(idx)
-    fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+    fig = Figure(figsize=(side * len(sets) + 1.2, side), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(sets)))
+    vmax = max(float(m.max()) for m in mats) or 1.0
+    for ax, m, (_, label) in zip(axes, mats, sets):
+        im = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=vmax)
+        ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
+        ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
+        title = f"co-occurrence of the {len(idx)} most frequent categories"
+        ax.set_title(title if reference is None else f"{label}", fontsize=9)
+    if reference is not None:
+        fig.suptitle(f"co-occurrence of the {len(idx)} most frequent categories", fontsize=10)
+    fig.colorbar(im, ax=list(axes), shrink=0.8).set_label("share of graphs containing both")
+    return fig
+
+
+def plot_score_histograms(
+    scores: dict[str, Any],
+    *,
+    auroc: dict[str, float] | None = None,
+    xlabel: str = "score",
+    title: str | None = None,
+    bins: int = 40,
+) -> Any:
+    """Overlaid density histograms of scores per group (e.g. ``"clean"``, ``"0.5"`` corrupted).
+
+    The legend, with the AUROC of each group against the first when given, sits beside the axes
+    so that it never covers a histogram.
+
+    Returns:
+        The :class:`~matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+
+    if not scores:
+        raise ValueError("scores: need at least one group of scores")
+    values = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in scores.items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
+    if finite.size == 0:
+        raise ValueError("scores: no finite value to draw")
+    edges = np.histogram_bin_edges(finite, bins=bins)
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow(m, cmap="viridis", vmin=0.0)
-    ax.set_xticks(np.arange(len(idx)), names, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(len(idx)), names, fontsize=7)
-    ax.set_title(f"co-occurrence of the {len(idx)} most frequent categories", fontsize=9)
-    fig.colorbar(im, ax=ax, shrink=0.8).set_label("share of graphs containing both")
+    for k, v in values.items():
+        label = k if auroc is None or k not in auroc else f"{k} (AUROC {auroc[k]:.3f})"
+        ax.hist(v[np.isfinite(v)], bins=edges, alpha=0.45, density=True, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     return fig

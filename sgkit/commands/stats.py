@@ -65,9 +65,10 @@ def _run(args: argparse.Namespace) -> int:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "stats.json"), "w", encoding="utf-8") as fh:
             json.dump(st, fh, indent=1)
-        plot_dataset_statistics(graphs, vocab, top=args.top).savefig(os.path.join(args.out, "statistics.png"), dpi=120)
+        plot_dataset_statistics(graphs, vocab, top=args.top).savefig(os.path.join(args.out, "statistics.png"), dpi=120,
+                                                                       bbox_inches="tight")
         plot_cooccurrence_matrix(graphs, vocab, top=max(args.top, 20)).savefig(
-            os.path.join(args.out, "cooccurrence.png"), dpi=120)
+            os.path.join(args.out, "cooccurrence.png"), dpi=120, bbox_inches="tight")
         if not args.json:
             print(f"wrote {args.out}/stats.json, statistics.png, cooccurrence.png")
     return 0

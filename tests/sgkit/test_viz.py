@@ -151,3 +151,34 @@ def test_statistics_figures_use_names_and_a_labelled_colour_bar() -> None:
     cats = fig.axes[2]
     assert [t.get_text() for t in cats.get_yticklabels()] == ["man", "horse", "hat"]
     assert [p.get_width() for p in cats.patches] == pytest.approx([3 / 6, 2 / 6, 1 / 6])
+
+
+def test_cooccurrence_against_a_reference_shares_one_scale_and_the_reference_order() -> None:
+    from sgkit.viz import plot_cooccurrence_matrix
+
+    ref = [from_triplets([2, 1], []), from_triplets([2, 1], []), from_triplets([2], []), from_triplets([0, 1], [])]
+    gen = [from_triplets([0, 1], [])]
+    fig = plot_cooccurrence_matrix(gen, VOCAB, reference=ref, labels=("model", "data"))
+    left, right, bar = fig.axes
+    assert [left.get_title(), right.get_title()] == ["data", "model"]
+    # categories ordered by their frequency in the reference: hat 3, horse 3, man 1
+    assert [t.get_text() for t in left.get_xticklabels()] == ["horse", "hat", "man"]
+    assert left.images[0].get_array()[0, 1] == pytest.approx(2 / 4)  # horse & hat in 2 of 4 graphs
+    assert right.images[0].get_array()[0, 2] == pytest.approx(1.0)  # horse & man in the only graph
+    assert left.images[0].get_clim() == right.images[0].get_clim() == (0.0, 1.0)
+    assert bar.get_ylabel() == "share of graphs containing both"
+
+
+def test_score_histograms_label_groups_with_their_auroc_beside_the_axes() -> None:
+    from sgkit.viz import plot_score_histograms
+
+    fig = plot_score_histograms({"clean": [0.0, 0.1, 0.2], "50% corrupted": [1.0, 1.5, float("nan")]},
+                                auroc={"50% corrupted": 0.75}, xlabel="z")
+    (ax,) = fig.axes
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["clean", "50% corrupted (AUROC 0.750)"]
+    fig.canvas.draw()
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # the legend covers no bar
+    assert ax.get_xlabel() == "z"
+    with pytest.raises(ValueError, match="scores"):
+        plot_score_histograms({})
