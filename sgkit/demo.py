@@ -279,7 +279,11 @@ def stage_evaluate(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
     )
     from sgkit.models import nll_auroc
     from sgkit.models.anomaly import nll_size_statistics, standardize_nll
-    from sgkit.viz import plot_cooccurrence_matrix, plot_scene_grid, plot_score_histograms
+    from sgkit.viz import (
+        plot_cooccurrence_matrix,
+        plot_scene_grid,
+        plot_score_histograms,
+    )
 
     vocab, test, res, figs = ctx["vocab"], ctx["test"], ctx["results"], ctx["figures"]
     C, R = vocab.num_objects, vocab.num_predicates

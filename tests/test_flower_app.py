@@ -22,7 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "examples" / "flower_app"
 sys.path.insert(0, str(APP))
 
-from fedkit_flower_app.task import federation, make_model, make_strategy, simulator_kwargs  # noqa: E402
+from fedkit_flower_app.task import (  # noqa: E402
+    federation,
+    make_model,
+    make_strategy,
+    simulator_kwargs,
+)
 
 from fedkit.aggregation import flatten_params  # noqa: E402
 from fedkit.simulate import simulate  # noqa: E402
