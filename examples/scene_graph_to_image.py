@@ -57,14 +57,10 @@ import torch
 
 from sgkit.datasets import ShapesWorld
 from sgkit.datasets.shapes import object_colors, render_scenes
-from sgkit.models.sg2im import (
-    SG2Im,
-    SG2ImConfig,
-    collate_scenes,
-    evaluate_generation,
-    object_check,
-    save_image_grid,
-)
+from sgkit.data.batch import collate_scenes
+from sgkit.metrics.object_check import evaluate_generation, object_check
+from sgkit.models import SG2Im, SG2ImConfig
+from sgkit.viz import save_image_grid
 
 
 def _layout_ceiling(boxes: torch.Tensor, scenes: list, colours: torch.Tensor) -> float:

@@ -278,7 +278,8 @@ def stage_evaluate(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         plot_object_occurrence,
         plot_relationship_occurrence,
     )
-    from sgkit.models import nll_auroc, plot_nll_histograms
+    from sgkit.models import nll_auroc
+    from sgkit.viz import plot_nll_histograms
     from sgkit.models.anomaly import nll_size_statistics, standardize_nll
     from sgkit.viz import plot_scene_grid
 
@@ -378,7 +379,7 @@ def stage_images(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         _log("image stage skipped (image_steps=0)")
         return
     from sgkit.datasets import ShapesWorld
-    from sgkit.models.sg2im import demo_stage
+    from sgkit.demo_image import demo_stage
 
     ds = ctx["dataset"]
     n_img = min(cfg.image_scenes, cfg.num_train)

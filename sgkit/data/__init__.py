@@ -1,4 +1,5 @@
 """The scene-graph data model: :class:`~torch_geometric.data.HeteroData` graphs and their IO."""
+from .batch import SceneBatch, check_scenes, collate_scenes
 from .convert import (
     from_dgl,
     from_grakel,
@@ -34,6 +35,9 @@ from .sequence import (
 from .vocab import Vocabulary
 
 __all__ = [
+    "SceneBatch",
+    "check_scenes",
+    "collate_scenes",
     "ORDERINGS",
     "GraphSequence",
     "SequenceBatch",

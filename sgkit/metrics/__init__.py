@@ -23,9 +23,13 @@ from .graph_stats import (
     to_undirected_simple,
 )
 from .mmd import MMD, mmd, mmd_from_gram, mmd_from_sums
+from .object_check import category_colours, evaluate_generation, object_check
 
 __all__ = [
     "MMD",
+    "category_colours",
+    "evaluate_generation",
+    "object_check",
     "clustering_histograms",
     "clustering_mmd",
     "cooccurrence",

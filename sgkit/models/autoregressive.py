@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,11 +34,10 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from sgkit.data.convert import to_xf
 from sgkit.data.orderings import get_ordering
-from sgkit.data.scene_graph import EDGE, NODE, validate
+from sgkit.data.scene_graph import NODE, validate
 from sgkit.data.sequence import (
     GraphSequence,
     SequenceBatch,
@@ -46,6 +46,9 @@ from sgkit.data.sequence import (
     encode_xf,
 )
 from sgkit.data.vocab import Vocabulary
+from sgkit.models.autoregressive_sampling import AutoregressiveSampling
+from sgkit.models.checkpoint import load_checkpoint, save_checkpoint
+from sgkit.models.trainer import Trainer, backward_step
 
 __all__ = ["AutoregressiveSceneGraphModel", "InputGRU"]
 
@@ -109,7 +112,7 @@ def _to_device(batch: SequenceBatch, device: torch.device) -> SequenceBatch:
     )
 
 
-class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
+class AutoregressiveSceneGraphModel(AutoregressiveSampling, nn.Module, metaclass=abc.ABCMeta):
     """Base class of :class:`~sgkit.models.SceneGraphGen` and :class:`~sgkit.models.GraphRNN`.
 
     Args:
@@ -131,11 +134,11 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
     def __init__(
         self,
-        num_classes: int,
-        num_predicates: int,
+        num_classes: int | None = None,
+        num_predicates: int | None = None,
         *,
         vocab: Vocabulary | None = None,
-        max_nodes: int = 25,
+        max_nodes: int | None = None,
         node_embedding_dim: int = 64,
         edge_embedding_dim: int = 8,
         hidden_dim: int = 128,
@@ -147,9 +150,18 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if vocab is not None and not isinstance(vocab, Vocabulary):
+            raise ValueError(f"vocab: expected a sgkit.data.Vocabulary, got {type(vocab).__name__}")
+        if num_classes is None and num_predicates is None and vocab is not None:
+            num_classes, num_predicates = vocab.num_objects, vocab.num_predicates
+        if num_classes is None or num_predicates is None:
+            raise ValueError(
+                "num_classes and num_predicates: give both, or a vocabulary (vocab=...) to read them from, "
+                f"got num_classes={num_classes!r}, num_predicates={num_predicates!r}, vocab=None")
         _check_positive("num_classes", num_classes)
         _check_positive("num_predicates", num_predicates)
-        _check_positive("max_nodes", max_nodes)
+        if max_nodes is not None:
+            _check_positive("max_nodes", max_nodes)
         for name, v in (
             ("node_embedding_dim", node_embedding_dim),
             ("edge_embedding_dim", edge_embedding_dim),
@@ -183,24 +195,41 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         )
         self.num_classes = num_classes
         self.num_predicates = num_predicates
-        self.max_nodes = max_nodes
         self.vocab = vocab
         self.tokens = SequenceTokens(num_classes, num_predicates)
-        self.width = max(max_nodes - 1, 1)  # edge slots of the history input
         self.history_: list[dict[str, float]] = []
         # The ordering of the last ``fit``: a name, or the callable itself (in memory only).
         self.ordering_: str | Callable[..., Tensor] | None = None
         # True when loaded from a checkpoint of a model trained with a callable ordering.
         self._ordering_was_callable = False
+        self.max_nodes: int | None = None
+        if max_nodes is not None:
+            self._init_networks(max_nodes)
+        self.register_buffer("first_node_prior", torch.full((num_classes,), 1.0 / num_classes))
+
+    def _init_networks(self, max_nodes: int) -> None:
+        """Create the networks for graphs of up to ``max_nodes`` nodes, under the init seed."""
+        h = self.hparams
+        h["max_nodes"] = max_nodes
+        self.max_nodes = max_nodes
+        self.width = max(max_nodes - 1, 1)  # edge slots of the history input
+        C, R = self.num_classes, self.num_predicates
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.node_embedding = nn.Embedding(num_classes + 2, node_embedding_dim, padding_idx=num_classes + 1)
-            self.edge_embedding = nn.Embedding(num_predicates + 3, edge_embedding_dim, padding_idx=num_predicates + 2)
+            torch.manual_seed(h["seed"])
+            self.node_embedding = nn.Embedding(C + 2, h["node_embedding_dim"], padding_idx=C + 1)
+            self.edge_embedding = nn.Embedding(R + 3, h["edge_embedding_dim"], padding_idx=R + 2)
             self.node_mlp = nn.Sequential(
-                nn.Linear(hidden_dim, mlp_hidden_dim), nn.ReLU(), nn.Linear(mlp_hidden_dim, num_classes + 1)
+                nn.Linear(h["hidden_dim"], h["mlp_hidden_dim"]), nn.ReLU(), nn.Linear(h["mlp_hidden_dim"], C + 1)
             )
             self._build()
-        self.register_buffer("first_node_prior", torch.full((num_classes,), 1.0 / num_classes))
+        if hasattr(self, "first_node_prior"):
+            self.to(self.first_node_prior.device)
+
+    def _require_networks(self) -> None:
+        if self.max_nodes is None:
+            raise ValueError(
+                "max_nodes: the model has no networks yet; call fit(graphs) first (it sets max_nodes to the "
+                "largest training graph) or build the model with max_nodes=...")
 
     # ------------------------------------------------------------------ hooks (subclasses)
     @property
@@ -344,6 +373,9 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
 
     # ------------------------------------------------------------------ input checks / encoding
     def _check_graphs(self, graphs: Sequence[HeteroData], name: str = "graphs") -> None:
+        if isinstance(graphs, HeteroData):
+            raise ValueError(f"{name}: expected a sequence of scene graphs, got a single HeteroData "
+                             f"(wrap it in a list: [{name}])")
         if graphs is None or len(graphs) == 0:
             raise ValueError(f"{name}: empty set of graphs (need at least one scene graph)")
         for k, g in enumerate(graphs):
@@ -356,7 +388,7 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             n = int(g[NODE].label.numel())
             if n == 0:
                 raise ValueError(f"{name}[{k}]: empty graph (0 nodes); every sequence has at least one node")
-            if n > self.max_nodes:
+            if self.max_nodes is not None and n > self.max_nodes:
                 raise ValueError(
                     f"{name}[{k}]: has {n} nodes, more than max_nodes={self.max_nodes} of the model "
                     "(build the model with a larger max_nodes or filter the graphs)"
@@ -437,8 +469,6 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
                 non-positive ``epochs``, ``batch_size``, ``lr``, ``lr_decay``,
                 ``lr_decay_steps`` or ``grad_clip``.
         """
-        import time
-
         self._check_graphs(graphs)
         _check_positive("epochs", epochs)
         _check_positive("batch_size", batch_size)
@@ -447,6 +477,8 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         _check_positive("lr_decay_steps", lr_decay_steps)
         if grad_clip is not None:
             _check_positive_number("grad_clip", grad_clip)
+        if self.max_nodes is None:
+            self._init_networks(max(int(g[NODE].label.numel()) for g in graphs))
         order_fn = self._resolve_ordering(ordering, object_ranks)
         if ordering is not None:
             self.ordering_ = ordering
@@ -459,33 +491,32 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_decay_steps, gamma=lr_decay)
         counts = torch.zeros(self.num_classes, dtype=torch.float64)
-        n = len(graphs)
-        bar = tqdm(range(epochs), desc=f"{type(self).__name__}.fit", disable=not progress)
-        self.train()
-        for epoch in bar:
-            t0 = time.perf_counter()
-            seqs = self._encode_all(xf, graphs, order_fn, gen)
-            for s in seqs:
+        epoch_state: dict[str, Any] = {}
+
+        def on_epoch_start(epoch: int) -> None:
+            epoch_state["t0"] = time.perf_counter()
+            epoch_state["seqs"] = self._encode_all(xf, graphs, order_fn, gen)
+            for s in epoch_state["seqs"]:
                 counts[int(s.nodes[0])] += 1
-            perm = torch.randperm(n, generator=gen).tolist()
-            total, steps = 0.0, 0
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                batch = collate_sequences(
-                    [seqs[i] for i in idx], num_classes=self.num_classes, num_predicates=self.num_predicates
-                )
-                loss = self.sequence_nll(_to_device(batch, dev)).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip is not None:
-                    nn.utils.clip_grad_norm_(self.parameters(), grad_clip)
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(idx)
-                steps += 1
-            rec = {"epoch": float(epoch), "loss": total / n, "seconds": time.perf_counter() - t0, "steps": float(steps)}
-            self.history_.append(rec)
-            bar.set_postfix(loss=f"{rec['loss']:.3f}")
+
+        def step_fn(idx: list[int], step: int) -> dict[str, float]:
+            seqs = epoch_state["seqs"]
+            batch = collate_sequences([seqs[i] for i in idx], num_classes=self.num_classes,
+                                      num_predicates=self.num_predicates)
+            loss = self.sequence_nll(_to_device(batch, dev)).mean()
+            backward_step(loss, {"nll": loss}, [opt], grad_clip=grad_clip, module=self)
+            sched.step()
+            return {"loss": float(loss.detach()), "graphs": float(len(idx))}
+
+        def on_epoch_end(epoch: int, stats: list[dict[str, float]]) -> None:
+            total = sum(st["loss"] * st["graphs"] for st in stats)
+            self.history_.append({"epoch": float(epoch), "loss": total / len(graphs),
+                                  "seconds": time.perf_counter() - epoch_state["t0"], "steps": float(len(stats))})
+
+        self.train()
+        Trainer(epochs=epochs, batch_size=batch_size, generator=gen, progress=progress,
+                desc=f"{type(self).__name__}.fit", postfix=("loss",), on_epoch_start=on_epoch_start,
+                on_epoch_end=on_epoch_end, module=self).run(len(graphs), step_fn)
         self.eval()
         prior = counts + self.hparams["prior_pseudocount"]
         self.first_node_prior.copy_((prior / prior.sum()).to(self.first_node_prior))
@@ -529,6 +560,7 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             ValueError: for invalid graphs, a non-positive ``num_orderings`` or ``batch_size``,
                 or a missing callable ordering (see ``ordering``).
         """
+        self._require_networks()
         self._check_graphs(graphs)
         _check_positive("num_orderings", num_orderings)
         _check_positive("batch_size", batch_size)
@@ -555,244 +587,16 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
             return stacked[0]
         return -(torch.logsumexp(-stacked, dim=0) - math.log(num_orderings))
 
-    @torch.no_grad()
-    def _rollout(
-        self,
-        n: int,
-        *,
-        generator: torch.Generator | None,
-        max_nodes: int,
-        prefix: GraphSequence | None = None,
-        prefix_is_complete: bool = False,
-    ) -> tuple[SequenceBatch, Tensor]:
-        """Ancestral sampling of ``n`` sequences, all advancing together (batched).
-
-        Tokens of ``prefix`` are forced instead of sampled; with ``prefix_is_complete`` the EOS
-        after the prefix is forced too (this scores the prefix step by step).
-
-        Returns:
-            The sampled sequences as a token batch and their log-probabilities ``[n]``.
-        """
-        tok = self.tokens
-        C, R = self.num_classes, self.num_predicates
-        M = max_nodes
-        dev = self.first_node_prior.device
-        nodes = torch.full((n, M), tok.node_pad, dtype=torch.long, device=dev)
-        to = torch.full((n, M, M), tok.edge_pad, dtype=torch.long, device=dev)
-        frm = torch.full((n, M, M), tok.edge_pad, dtype=torch.long, device=dev)
-        lengths = torch.ones(n, dtype=torch.long, device=dev)
-        logp = torch.zeros(n, dtype=torch.float, device=dev)
-        P = 0
-        if prefix is not None and prefix.num_nodes > 0:
-            pb = collate_sequences([prefix], num_classes=C, num_predicates=R)
-            P = prefix.num_nodes
-            p_nodes, p_to, p_from = pb.nodes[0].to(dev), pb.to_edges[0].to(dev), pb.from_edges[0].to(dev)
-            first = p_nodes[0].expand(n).clone()
-        else:
-            first = self._multinomial(self.first_node_prior, n, generator, replacement=True)
-        logp += self.first_node_prior.log()[first]
-        nodes[:, 0] = first
-        active = torch.arange(n, device=dev)
-        hidden: Hidden | None = None
-
-        def draw(lp: Tensor) -> Tensor:
-            return self._multinomial(lp.exp(), 1, generator).squeeze(1)
-
-        for t in range(M - 1):
-            x = self._history_input(nodes[active, t], to[active, t], frm[active, t]).unsqueeze(1)
-            node_state, to_state, from_state, hidden = self._history(x, hidden)
-            lp = self._node_log_probs(
-                self.node_mlp(node_state), torch.tensor([t], device=dev)
-            )[:, 0]
-            i = t + 1
-            if i < P:
-                new = p_nodes[i].expand(active.numel()).clone()
-            elif i == P and prefix_is_complete:
-                new = torch.full((active.numel(),), tok.node_eos, dtype=torch.long, device=dev)
-            else:
-                new = draw(lp)
-            logp[active] += lp.gather(1, new[:, None]).squeeze(1)
-            keep = new != tok.node_eos
-            if not bool(keep.all()):
-                active, new = active[keep], new[keep]
-                hidden = tuple(h[:, keep] for h in hidden)
-                to_state, from_state = to_state[keep], from_state[keep]
-                if active.numel() == 0:
-                    break
-            nodes[active, i] = new
-            lengths[active] += 1
-            state = self._edge_init(to_state[:, 0], from_state[:, 0])
-            prev_to = torch.full_like(new, tok.edge_sos)
-            prev_from = torch.full_like(new, tok.edge_sos)
-            for j in range(i):
-                nj = nodes[active, j]
-                lt_logits, state = self._edge_step_to(state, new, nj, prev_to, prev_from)
-                lt = torch.log_softmax(lt_logits, -1)
-                e_to = p_to[i, j].expand(active.numel()).clone() if i < P else draw(lt)
-                lf_logits, state = self._edge_step_from(state, new, nj, prev_to, prev_from, e_to)
-                lf = torch.log_softmax(lf_logits, -1)
-                e_from = p_from[i, j].expand(active.numel()).clone() if i < P else draw(lf)
-                logp[active] += lt.gather(1, e_to[:, None]).squeeze(1) + lf.gather(1, e_from[:, None]).squeeze(1)
-                to[active, i, j] = e_to
-                frm[active, i, j] = e_from
-                prev_to, prev_from = e_to, e_from
-        return SequenceBatch(nodes, to, frm, lengths, tok), logp
-
-    @staticmethod
-    def _multinomial(
-        probs: Tensor, num_samples: int, generator: torch.Generator | None, replacement: bool = False
-    ) -> Tensor:
-        """:func:`torch.multinomial` with a generator that may live on another device.
-
-        A generator on ``probs``' device (or none) draws there. Otherwise (e.g. the usual CPU
-        generator with a model on a GPU) the draw happens on the generator's device and the result
-        moves back, so a seeded CPU generator gives the same samples whatever the model's device
-        (up to floating-point differences of the probabilities).
-        """
-        if generator is None or generator.device == probs.device:
-            return torch.multinomial(probs, num_samples, replacement=replacement, generator=generator)
-        out = torch.multinomial(
-            probs.to(generator.device), num_samples, replacement=replacement, generator=generator
-        )
-        return out.to(probs.device)
-
-    def _resolve_max_nodes(self, max_nodes: int | None) -> int:
-        if max_nodes is None:
-            return self.max_nodes
-        if not isinstance(max_nodes, int) or not 1 <= max_nodes <= self.max_nodes:
-            raise ValueError(f"max_nodes: expected an integer in [1, {self.max_nodes}] (the model's max_nodes), got {max_nodes!r}")
-        return max_nodes
-
-    @staticmethod
-    def _to_graphs(batch: SequenceBatch) -> list[HeteroData]:
-        """Token batch -> graphs; vectorised equivalent of ``decode_sequence(uncollate(batch))``.
-
-        Sampled tokens are valid by construction (categories ``< C``, predicates ``< R``), so the
-        graphs are built directly (edges in row-major order of the predicate matrix, as
-        :func:`sgkit.data.from_xf` does) without per-graph validation.
-        """
-        R = batch.tokens.num_predicates
-        to, frm = batch.to_edges, batch.from_edges
-        # F[b, s, o] = p + 1 for an edge s -> o; to[b, i, j] is the edge j -> i, frm[b, i, j] is i -> j
-        F = torch.where(frm < R, frm + 1, 0) + torch.where(to < R, to + 1, 0).transpose(1, 2)
-        b, s, o = F.nonzero(as_tuple=True)
-        pred = F[b, s, o] - 1
-        counts = torch.bincount(b, minlength=len(batch)).tolist()
-        ei = torch.stack([s, o]).split(counts, dim=1)
-        el = pred.split(counts)
-        out = []
-        for k, n in enumerate(batch.lengths.tolist()):
-            out.append(
-                HeteroData(
-                    {
-                        NODE: {"label": batch.nodes[k, :n].clone(), "num_nodes": n},
-                        EDGE: {"edge_index": ei[k].clone(), "label": el[k].clone()},
-                    }
-                )
-            )
-        return out
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        max_nodes: int | None = None,
-        *,
-        batch_size: int = 1024,
-        progress: bool = False,
-    ) -> list[HeteroData]:
-        """Sample ``n`` scene graphs by ancestral sampling (batches of graphs advance together).
-
-        Args:
-            n: number of graphs.
-            generator: :class:`torch.Generator` for reproducible samples, on the CPU or on the
-                model's device (a CPU generator with a model on a GPU draws on the CPU).
-            max_nodes: stop every graph at this many nodes (EOS forced; default the model's
-                ``max_nodes``, which the model itself never exceeds).
-            batch_size: graphs generated together.
-            progress: show a tqdm progress bar over batches.
-
-        Returns:
-            ``n`` :class:`HeteroData` graphs with category ids in ``[0, C)`` and predicate ids in
-            ``[0, R)`` (no EOS / no-edge / padding token ever appears).
-        """
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
-        m = self._resolve_max_nodes(max_nodes)
-        was_training = self.training
-        self.eval()
-        out: list[HeteroData] = []
-        for start in tqdm(range(0, n, batch_size), desc="sample", disable=not progress):
-            batch, _ = self._rollout(min(batch_size, n - start), generator=generator, max_nodes=m)
-            out.extend(self._to_graphs(batch))
-        self.train(was_training)
-        return out
-
-    @torch.no_grad()
-    def complete(
-        self,
-        partial_graph: HeteroData,
-        n: int,
-        generator: torch.Generator | None = None,
-        max_nodes: int | None = None,
-        *,
-        multi_edge: str = "last",
-    ) -> list[HeteroData]:
-        """Continue a partial scene graph ``n`` times (thesis Fig. 10.7).
-
-        The partial graph is read as the beginning of a sequence with its nodes in their stored
-        order; its nodes and edges are kept, and new nodes (with their edges to all earlier
-        nodes) are sampled until EOS. Node ``k < N_partial`` of every completion is node ``k`` of
-        ``partial_graph``.
-
-        Args:
-            partial_graph: the graph to continue (1 to ``max_nodes`` nodes).
-            n: number of completions.
-            generator: :class:`torch.Generator` for reproducible completions.
-            max_nodes: largest completion (default: the model's ``max_nodes``).
-            multi_edge: reduction of multi-edges of the partial graph.
-
-        Returns:
-            ``n`` completed graphs.
-
-        Raises:
-            ValueError: for an invalid ``partial_graph``, ``n`` not a non-negative int, or a
-                graph larger than ``max_nodes``.
-        """
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
-        self._check_graphs([partial_graph], name="partial_graph")
-        m = self._resolve_max_nodes(max_nodes)
-        X, F = to_xf(partial_graph, multi_edge=multi_edge)
-        if X.numel() > m:
-            raise ValueError(f"partial_graph: has {X.numel()} nodes, more than max_nodes={m}")
-        prefix = encode_xf(X, F)
-        was_training = self.training
-        self.eval()
-        batch, _ = self._rollout(n, generator=generator, max_nodes=m, prefix=prefix)
-        self.train(was_training)
-        return self._to_graphs(batch)
-
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
-        """Save weights, hyper-parameters, vocabulary, first-node prior and training history.
-
-        The file holds only tensors and plain Python containers, so :meth:`load` can use
-        ``torch.load(..., weights_only=True)``.
-        """
-        torch.save(
-            {
-                "format": "sgkit.models.autoregressive/1",
-                "class": type(self).__name__,
-                "hparams": dict(self.hparams),
-                "vocab": None if self.vocab is None else self.vocab.to_dict(),
-                "ordering": self.ordering_ if isinstance(self.ordering_, str) else None,
-                "ordering_was_callable": callable(self.ordering_) or self._ordering_was_callable,
-                "history": [dict(h) for h in self.history_],
-                "state_dict": self.state_dict(),
-            },
-            path,
+    def save(self, path: str | os.PathLike) -> str:
+        """Write weights, hyper-parameters, vocabulary, first-node prior and training history in
+        the one checkpoint format (:mod:`sgkit.models.checkpoint`: atomic, never non-finite)."""
+        self._require_networks()
+        return save_checkpoint(
+            path, model=type(self).__name__, config=dict(self.hparams), state_dict=self.state_dict(),
+            vocab=None if self.vocab is None else self.vocab.to_dict(), history=self.history_,
+            extra={"ordering": self.ordering_ if isinstance(self.ordering_, str) else None,
+                   "ordering_was_callable": callable(self.ordering_) or self._ordering_was_callable},
         )
 
     @classmethod
@@ -800,18 +604,14 @@ class AutoregressiveSceneGraphModel(nn.Module, metaclass=abc.ABCMeta):
         """Load a model written by :meth:`save` (``torch.load(..., weights_only=True)``).
 
         Raises:
-            ValueError: if the file holds another model class.
+            ValueError: if the file is not a checkpoint of this model class (naming the path).
         """
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != "sgkit.models.autoregressive/1":
-            raise ValueError(f"path: {os.fspath(path)!r} is not an sgkit autoregressive model checkpoint")
-        if ckpt["class"] != cls.__name__:
-            raise ValueError(f"path: checkpoint holds a {ckpt['class']}, not a {cls.__name__}")
+        ckpt = load_checkpoint(path, model=cls.__name__, map_location=map_location)
         vocab = None if ckpt["vocab"] is None else Vocabulary.from_dict(ckpt["vocab"])
-        model = cls(**ckpt["hparams"], vocab=vocab)
+        model = cls(**ckpt["config"], vocab=vocab)
         model.load_state_dict(ckpt["state_dict"])
-        model.ordering_ = ckpt["ordering"]
-        model._ordering_was_callable = bool(ckpt.get("ordering_was_callable", False))
+        model.ordering_ = ckpt["extra"].get("ordering")
+        model._ordering_was_callable = bool(ckpt["extra"].get("ordering_was_callable", False))
         model.history_ = [dict(h) for h in ckpt["history"]]
         model.eval()
         return model
