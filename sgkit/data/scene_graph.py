@@ -1,4 +1,4 @@
-"""The scene-graph type: a PyG :class:`~torch_geometric.data.HeteroData` with one node type.
+"""The scene-graph type: :class:`SceneGraph`, a PyG :class:`~torch_geometric.data.HeteroData` with one node type.
 
 A scene graph is a directed multigraph whose nodes are object instances with a category and whose
 edges are ``(subject, predicate, object)`` triplets. Several predicates may join the same ordered
@@ -14,21 +14,89 @@ Layout of one graph (see SPEC section 1)::
     data[EDGE].edge_index       long  [2, E]     row 0 = subject, row 1 = object
     data[EDGE].label            long  [E]        predicate ids (0-based)
     data.image                  float [3, H, W]  optional
+
+**Batching.** Graph-level values (everything stored on the graph itself, such as ``data.image``
+or ``data.scene_type``, as opposed to ``data["object"]`` / ``data[EDGE]``) describe one whole
+graph. :class:`SceneGraph` tells PyG so (its ``__cat_dim__`` is ``None`` for them), so
+:class:`torch_geometric.data.Batch` and :class:`torch_geometric.loader.DataLoader` *stack* them
+along a new leading graph dimension: a batch of ``B`` graphs has ``batch.image`` of shape
+``[B, 3, H, W]`` while a single graph keeps ``data.image`` of shape ``[3, H, W]``;
+``batch.get_example(i)`` / ``batch.to_data_list()`` give the per-graph values back. Node and edge
+fields are concatenated as usual (edge indices offset per graph, ``batch["object"].batch`` maps
+nodes to graphs). Every constructor of :mod:`sgkit` returns a :class:`SceneGraph`; a plain
+:class:`HeteroData` is converted with :meth:`SceneGraph.from_hetero` (it is a valid input
+everywhere, only its batching differs). :class:`SceneGraph` is registered with
+:func:`torch.serialization.add_safe_globals`, so saved graphs load with
+``torch.load(path, weights_only=True)``.
+
+**Names and ids.** :func:`from_triplets` and :func:`to_triplets` take an optional
+:class:`~sgkit.data.Vocabulary`: with it, categories and predicates may be given (and are
+returned) as names.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.data.storage import EdgeStorage, NodeStorage
 
-__all__ = ["NODE", "EDGE", "from_triplets", "to_triplets", "validate", "num_objects", "num_relations"]
+from ._checks import as_index_tensor, is_name
+
+if TYPE_CHECKING:
+    from .vocab import Vocabulary
+
+__all__ = [
+    "NODE",
+    "EDGE",
+    "SceneGraph",
+    "from_triplets",
+    "to_triplets",
+    "validate",
+    "num_objects",
+    "num_relations",
+]
 
 NODE: str = "object"
 EDGE: tuple[str, str, str] = ("object", "relation", "object")
+
+
+class SceneGraph(HeteroData):
+    """A scene graph: :class:`HeteroData` whose graph-level tensors batch with a leading graph dimension.
+
+    Identical to :class:`HeteroData` except in :class:`~torch_geometric.data.Batch` /
+    :class:`~torch_geometric.loader.DataLoader`: tensors stored on the graph itself
+    (``data.image`` ``[3, H, W]``, ``data.scene_type``, any other per-graph tensor) are stacked,
+    so a batch of ``B`` graphs has ``batch.image`` of shape ``[B, 3, H, W]``. See the module
+    docstring.
+
+    Example:
+        >>> from torch_geometric.data import Batch
+        >>> g = from_triplets([0, 1], [(0, 0, 1)], image=torch.zeros(3, 4, 4))
+        >>> Batch.from_data_list([g, g, g]).image.shape
+        torch.Size([3, 3, 4, 4])
+    """
+
+    def __cat_dim__(self, key: str, value: Any, store: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, Tensor) and store is not None and not isinstance(store, (NodeStorage, EdgeStorage)):
+            return None  # graph-level: stack along a new leading dimension
+        return super().__cat_dim__(key, value, store, *args, **kwargs)
+
+    @classmethod
+    def from_hetero(cls, data: HeteroData) -> "SceneGraph":
+        """A :class:`SceneGraph` sharing the stores' tensors of a plain :class:`HeteroData`."""
+        if not isinstance(data, HeteroData):
+            raise ValueError(f"data: expected a torch_geometric HeteroData, got {type(data).__name__}")
+        if isinstance(data, cls):
+            return data
+        return cls.from_dict(data.to_dict())
+
+
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals([SceneGraph])
 
 
 def _as_tensor(value: Any, dtype: torch.dtype, name: str) -> Tensor:
@@ -39,77 +107,104 @@ def _as_tensor(value: Any, dtype: torch.dtype, name: str) -> Tensor:
         raise ValueError(f"{name}: cannot convert {value!r} to a {dtype} tensor ({exc})") from exc
 
 
-def _contains_bool(value: Any) -> bool:
-    """Whether a (nested) Python list/tuple holds a ``bool`` (tensors and arrays are checked by dtype)."""
-    if isinstance(value, (bool, np.bool_)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_contains_bool(v) for v in value)
-    return False
-
-
-def _as_index_tensor(value: Any, name: str) -> Tensor:
-    """Convert integer-valued ``value`` (list, NumPy array, tensor) to a long tensor.
-
-    Integral floats such as ``2.0`` are accepted; booleans, non-integral or non-finite floats and
-    anything that is not numeric are rejected.
-
-    Args:
-        value: the input.
-        name: field name used in error messages.
-
-    Returns:
-        A long tensor with the shape of ``value``.
-
-    Raises:
-        ValueError: naming ``name`` and the offending dtype or value.
-    """
-    if _contains_bool(value):
-        raise ValueError(f"{name}: expected integer ids, got bool values in {value!r}")
-    if isinstance(value, Tensor):
-        t = value
-    else:
-        try:
-            t = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{name}: cannot convert {value!r} to an integer tensor ({exc})") from exc
-    if t.dtype == torch.bool:
-        raise ValueError(f"{name}: expected integer ids, got dtype {t.dtype}")
-    if t.is_complex():
-        raise ValueError(f"{name}: expected integer ids, got dtype {t.dtype}")
-    if t.is_floating_point():
-        bad = ~torch.isfinite(t) | (t != torch.round(t))
-        if bool(bad.any()):
-            pos = [int(i) for i in bad.nonzero()[0]]
-            raise ValueError(f"{name}: expected integer values, got {t[tuple(pos)].item()!r} at index {pos}")
-    return t.to(torch.long)
-
-
 def _check_node_rows(t: Tensor, name: str, n: int, shape: str) -> None:
     """Raise a ValueError naming ``name`` unless ``t`` has one row per node."""
     if t.size(0) != n:
         raise ValueError(f"{name}: expected shape {shape} with N = {n} nodes, got {list(t.shape)}")
 
 
+def _encode_names(
+    items: list[Any], where: list[str], kind: str, vocab: "Vocabulary | None", on_unknown: str
+) -> list[Any]:
+    """Ids for ``items`` that are all names, all ids (returned as given) or an error naming the odd one.
+
+    Args:
+        items: the values (names or ids).
+        where: the argument and position of every item, for messages (``"labels[2]"``).
+        kind: ``"object"`` or ``"predicate"``.
+        vocab: vocabulary that encodes names.
+        on_unknown: passed to the vocabulary.
+    """
+    names = [is_name(v) for v in items]
+    if not any(names):
+        return items
+    if not all(names):
+        first = names[0]
+        k = next(k for k, b in enumerate(names) if b != first)
+        got = f"the id {items[k]!r} among names" if first else f"the name {str(items[k])!r} among ids"
+        raise ValueError(
+            f"{where[k]}: got {got} ({where[0]} is {items[0]!r}); give every {kind} as a name or every one as an id"
+        )
+    if vocab is None:
+        raise ValueError(
+            f"{where[0]}: got the name {str(items[0])!r} but no vocabulary; pass vocab= (a sgkit.data.Vocabulary, "
+            f"e.g. dataset.vocab) or encode names first with Vocabulary.encode"
+        )
+    encode = vocab.encode_object if kind == "object" else vocab.encode_predicate
+    out = []
+    for v, w in zip(items, where):
+        try:
+            out.append(encode(str(v), on_unknown=on_unknown))
+        except KeyError as exc:
+            raise type(exc)(f"{w}: {exc}") from None
+    return out
+
+
+def _names_to_ids(labels: Any, triplets: Any, vocab: "Vocabulary | None", on_unknown: str) -> tuple[Any, Any]:
+    """Replace category and predicate names by their ids (ids and tensors pass through)."""
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "USO":
+        labels = labels.tolist()
+    if isinstance(labels, (list, tuple)):
+        labels = _encode_names(list(labels), [f"labels[{i}]" for i in range(len(labels))], "object", vocab, on_unknown)
+    if isinstance(triplets, np.ndarray) and triplets.dtype.kind in "USO":
+        triplets = triplets.tolist()
+    if isinstance(triplets, (list, tuple)):
+        # ragged input would otherwise fail inside torch with a message that hides the culprit
+        for k, t in enumerate(triplets):
+            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or is_name(t) or len(t) != 3:
+                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
+            for j, role in ((0, "subject"), (2, "object")):
+                if is_name(t[j]):
+                    raise ValueError(
+                        f"triplets[{k}][{j}]: expected the {role}'s node index (a position in labels), got the "
+                        f"name {str(t[j])!r}"
+                    )
+        preds = [t[1] for t in triplets]
+        if any(is_name(p) for p in preds):
+            ids = _encode_names(preds, [f"triplets[{k}][1]" for k in range(len(preds))], "predicate", vocab, on_unknown)
+            triplets = [(t[0], p, t[2]) for t, p in zip(triplets, ids)]
+    return labels, triplets
+
+
 def from_triplets(
-    labels: Sequence[int] | Tensor,
-    triplets: Sequence[Sequence[int]] | Tensor,
+    labels: Sequence[int | str] | Tensor,
+    triplets: Sequence[Sequence[int | str]] | Tensor,
     *,
+    vocab: "Vocabulary | None" = None,
+    on_unknown: str = "error",
     boxes: Sequence[Sequence[float]] | Tensor | None = None,
     masks: Tensor | None = None,
     features: Tensor | None = None,
     image: Tensor | None = None,
-) -> HeteroData:
-    """Build a scene graph from category ids and ``(subject, predicate, object)`` triplets.
+) -> SceneGraph:
+    """Build a scene graph from categories and ``(subject, predicate, object)`` triplets.
 
     Inputs may be Python sequences, NumPy arrays or tensors. Nothing is reshaped: ids must be
-    integer-valued (integral floats such as ``2.0`` are accepted, booleans are not) and every
-    optional field must already have its documented shape.
+    integer-valued (integral floats such as ``2.0`` are accepted up to ``2**24``, booleans are
+    not, ``1.7`` is an error, never truncated) and every optional field must already have its
+    documented shape.
+
+    Categories and predicates may be given as names when ``vocab`` is given. Within ``labels``
+    (and within the predicates of ``triplets``) either every item is a name or every item is an
+    id; subjects and objects are always node indices.
 
     Args:
-        labels: category id of every node, a 1-D sequence of length ``N``.
-        triplets: ``E`` triplets ``(subject_index, predicate_id, object_index)``; may be empty.
+        labels: category of every node (ids or, with ``vocab``, names), ``N`` items.
+        triplets: ``E`` triplets ``(subject_index, predicate, object_index)``; may be empty.
             Repeated triplets and several predicates on one ordered pair are kept.
+        vocab: vocabulary used to encode names; ids are then also checked against its sizes.
+        on_unknown: for names missing from ``vocab``: ``"error"`` (:class:`KeyError`) or
+            ``"add"`` (grow ``vocab``).
         boxes: optional ``[N, 4]`` normalised boxes ``(x0, y0, x1, y1)`` (an empty sequence is
             accepted when ``N == 0``).
         masks: optional ``[N, M, M]`` box-relative instance masks.
@@ -117,29 +212,31 @@ def from_triplets(
         image: optional ``[3, H, W]`` image.
 
     Returns:
-        The scene graph as :class:`HeteroData`; it passes :func:`validate`.
+        The :class:`SceneGraph`; it passes :func:`validate`.
 
     Raises:
-        ValueError: if a field has the wrong shape, dtype or value (the message names it).
+        ValueError: if a field has the wrong shape, dtype or value, names are given without a
+            vocabulary, or names and ids are mixed (the message names the argument and item).
+        KeyError: for a name missing from ``vocab`` with ``on_unknown="error"``.
+
+    Example:
+        >>> from sgkit.data import Vocabulary
+        >>> vocab = Vocabulary(["man", "horse"], ["riding"])
+        >>> g = from_triplets(["man", "horse"], [(0, "riding", 1)], vocab=vocab)
+        >>> to_triplets(g, vocab=vocab)
+        (['man', 'horse'], [(0, 'riding', 1)])
     """
-    label = _as_index_tensor(labels, "labels")
+    labels, triplets = _names_to_ids(labels, triplets, vocab, on_unknown)
+    label = as_index_tensor(labels, "labels")
     if label.dim() != 1:
         raise ValueError(f"labels: expected shape [N], got {list(label.shape)}")
     n = int(label.numel())
-    if isinstance(triplets, (list, tuple)):
-        # ragged input would otherwise fail inside torch with a message that hides the culprit
-        for k, t in enumerate(triplets):
-            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or isinstance(t, str):
-                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
-        if len({len(t) for t in triplets}) > 1:
-            k = next(k for k, t in enumerate(triplets) if len(t) != 3)
-            raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {triplets[k]!r}")
-    trip = _as_index_tensor(triplets, "triplets")
+    trip = as_index_tensor(triplets, "triplets")
     if trip.numel() == 0 and trip.dim() == 1:
         trip = trip.reshape(0, 3)
     if trip.dim() != 2 or trip.size(1) != 3:
         raise ValueError(f"triplets: expected shape [E, 3], got {list(trip.shape)}")
-    data = HeteroData()
+    data = SceneGraph()
     data[NODE].label = label
     data[NODE].num_nodes = n
     data[EDGE].edge_index = trip[:, [0, 2]].t().contiguous()
@@ -166,7 +263,7 @@ def from_triplets(
         data[NODE].feature = feat
     if image is not None:
         data.image = _as_tensor(image, torch.float, "image")
-    validate(data)
+    validate(data, vocab=vocab)
     return data
 
 
@@ -185,19 +282,37 @@ def num_relations(data: HeteroData) -> int:
     return int(data[EDGE].edge_index.size(1))
 
 
-def to_triplets(data: HeteroData) -> tuple[list[int], list[tuple[int, int, int]]]:
-    """Inverse of :func:`from_triplets`: category ids and ``(s, p, o)`` triplets as Python lists."""
+def to_triplets(
+    data: HeteroData, *, vocab: "Vocabulary | None" = None
+) -> tuple[list[Any], list[tuple[int, Any, int]]]:
+    """Inverse of :func:`from_triplets`: categories and ``(s, p, o)`` triplets as Python lists.
+
+    Args:
+        data: the scene graph.
+        vocab: if given, categories and predicates are returned as names.
+
+    Returns:
+        ``(labels, triplets)`` with ids, or names with ``vocab``.
+
+    Raises:
+        KeyError: with ``vocab``, for an id outside the vocabulary.
+    """
     labels = data[NODE].label.tolist() if "label" in data[NODE] else []
-    if num_relations(data) == 0:
-        return labels, []
-    ei = data[EDGE].edge_index
-    pred = data[EDGE].label
-    return labels, [(int(s), int(p), int(o)) for s, p, o in zip(ei[0].tolist(), pred.tolist(), ei[1].tolist())]
+    trips: list[tuple[int, Any, int]] = []
+    if num_relations(data):
+        ei = data[EDGE].edge_index
+        pred = data[EDGE].label
+        trips = [(int(s), int(p), int(o)) for s, p, o in zip(ei[0].tolist(), pred.tolist(), ei[1].tolist())]
+    if vocab is not None:
+        labels = [vocab.decode_object(c) for c in labels]
+        trips = [(s, vocab.decode_predicate(p), o) for s, p, o in trips]
+    return labels, trips
 
 
 def validate(
     data: HeteroData,
     *,
+    vocab: "Vocabulary | None" = None,
     num_classes: int | None = None,
     num_predicates: int | None = None,
     num_attributes: int | None = None,
@@ -210,6 +325,7 @@ def validate(
 
     Args:
         data: the scene graph.
+        vocab: if given, ids must lie in it (its sizes are the defaults of the three limits below).
         num_classes: if given, category ids must be ``< num_classes``.
         num_predicates: if given, predicate ids must be ``< num_predicates``.
         num_attributes: if given, attribute ids must be ``< num_attributes``.
@@ -220,6 +336,11 @@ def validate(
     """
     if not isinstance(data, HeteroData):
         raise ValueError(f"data: expected a torch_geometric HeteroData, got {type(data).__name__}")
+    if vocab is not None:
+        num_classes = vocab.num_objects if num_classes is None else num_classes
+        num_predicates = vocab.num_predicates if num_predicates is None else num_predicates
+        if num_attributes is None and vocab.num_attributes:
+            num_attributes = vocab.num_attributes
     store = data[NODE]
     if "label" not in store:
         raise ValueError("object.label: missing (every scene graph needs node category ids)")
@@ -315,7 +436,10 @@ def validate(
     if "image" in data and data.image is not None:
         img = data.image
         if not isinstance(img, Tensor) or not img.is_floating_point() or img.dim() != 3 or img.size(0) != 3:
-            raise ValueError(f"image: expected a float tensor of shape [3, H, W], got {getattr(img, 'shape', type(img))}")
+            got = f"{img.dtype} {list(img.shape)}" if isinstance(img, Tensor) else type(img).__name__
+            raise ValueError(f"image: expected a float tensor of shape [3, H, W], got {got}")
+        if img.size(1) == 0 or img.size(2) == 0:
+            raise ValueError(f"image: expected a height and width >= 1, got shape {list(img.shape)}")
         finite = torch.isfinite(img)
         if not bool(finite.all()):
             pos = [int(i) for i in (~finite).nonzero()[0]]

@@ -1,12 +1,23 @@
 """Vocabulary: names <-> ids for object categories, predicates and attributes."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Vocabulary"]
+import numpy as np
+from torch import Tensor
+
+from ._checks import read_json
+
+__all__ = ["Vocabulary", "UnknownNameError"]
+
+
+class UnknownNameError(KeyError):
+    """A name missing from a :class:`Vocabulary` (a :class:`KeyError` whose message reads plainly)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class _Table:
@@ -37,10 +48,17 @@ class _Table:
         if on_unknown == "add":
             return self.add(name)
         if on_unknown == "error":
-            raise KeyError(f"unknown {self.kind} name {name!r} (not among {len(self.names)} {self.kind} names)")
+            raise UnknownNameError(
+                f"unknown {self.kind} name {name!r} (not among the vocabulary's {len(self.names)} {self.kind} "
+                "names); pass on_unknown=\"add\" to grow the vocabulary"
+            )
         raise ValueError(f"on_unknown: expected 'error' or 'add', got {on_unknown!r}")
 
     def decode(self, i: int) -> str:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) and not (
+            isinstance(i, Tensor) and i.numel() == 1 and not i.is_floating_point()
+        ):
+            raise ValueError(f"{self.kind} id: expected an integer, got {i!r}")
         if not 0 <= int(i) < len(self.names):
             raise KeyError(f"{self.kind} id {int(i)} out of range [0, {len(self.names)})")
         return self.names[int(i)]
@@ -191,13 +209,25 @@ class Vocabulary:
         as names so that ids stay identical to sg2im's.
         """
         d = _load_json(path)
-        for key in ("object_idx_to_name", "pred_idx_to_name"):
+        where = "the given mapping" if isinstance(path, Mapping) else os.fspath(path)
+        lists = {}
+        for key in ("object_idx_to_name", "pred_idx_to_name", "attribute_idx_to_name"):
             if key not in d:
-                raise ValueError(f"{key}: missing from the sg2im vocab file")
-        objects = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["object_idx_to_name"])]
-        preds = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["pred_idx_to_name"])]
-        attrs = d.get("attribute_idx_to_name", [])
-        return cls(objects, preds, attrs)
+                if key == "attribute_idx_to_name":
+                    lists[key] = []
+                    continue
+                raise ValueError(f"{where}: {key}: missing from the sg2im vocab file")
+            names = d[key]
+            if not isinstance(names, list):
+                raise ValueError(f"{where}: {key}: expected a list of names, got {type(names).__name__}")
+            for i, n in enumerate(names):
+                if n is not None and not isinstance(n, str):
+                    raise ValueError(f"{where}: {key}[{i}]: expected a name (string) or null, got {n!r}")
+            lists[key] = [n if n is not None else f"__none_{i}__" for i, n in enumerate(names)]
+        try:
+            return cls(lists["object_idx_to_name"], lists["pred_idx_to_name"], lists["attribute_idx_to_name"])
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (used in checkpoints)."""
@@ -226,5 +256,7 @@ class Vocabulary:
 def _load_json(path: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(path, Mapping):
         return path
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    d = read_json(path)
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{os.fspath(path)}: expected a JSON object, got {type(d).__name__}")
+    return d

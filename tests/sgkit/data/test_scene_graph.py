@@ -86,8 +86,10 @@ def test_validate_rejects_missing_labels_and_wrong_type():
         validate(HeteroData())
     with pytest.raises(ValueError, match=r"data: expected a torch_geometric HeteroData, got dict"):
         validate({})
-    with pytest.raises(ValueError, match=r"triplets: expected shape \[E, 3\], got \[2, 2\]"):
+    with pytest.raises(ValueError, match=r"triplets\[0\]: expected \(subject, predicate, object\), got \(0, 1\)"):
         from_triplets([0, 1], [(0, 1), (1, 0)])
+    with pytest.raises(ValueError, match=r"triplets: expected shape \[E, 3\], got \[2, 2\]"):
+        from_triplets([0, 1], torch.tensor([(0, 1), (1, 0)]))
 
 
 def test_batching_with_pyg_keeps_boxes_masks_images():
@@ -114,15 +116,15 @@ def test_batching_with_pyg_keeps_boxes_masks_images():
     [
         ({"labels": [[0, 1], [2, 3]]}, r"labels: expected shape \[N\], got \[2, 2\]"),
         ({"labels": 3}, r"labels: expected shape \[N\], got \[\]"),
-        ({"labels": [0.5, 1]}, r"labels: expected integer values, got 0\.5 at index \[0\]"),
-        ({"labels": [0, float("nan")]}, r"labels: expected integer values, got nan at index \[1\]"),
-        ({"labels": [True, 1]}, r"labels: expected integer ids, got bool values"),
-        ({"labels": torch.tensor([True, False])}, r"labels: expected integer ids, got dtype torch\.bool"),
-        ({"labels": ["a", "b"]}, r"labels: cannot convert \['a', 'b'\]"),
+        ({"labels": [0.5, 1]}, r"labels\[0\]: expected an integer id, got 0\.5 \(non-integral values are never truncated\)"),
+        ({"labels": [0, float("nan")]}, r"labels\[1\]: expected an integer id, got nan"),
+        ({"labels": [True, 1]}, r"labels\[0\]: expected an integer id, got the bool True"),
+        ({"labels": torch.tensor([True, False])}, r"labels: expected integer ids, got a tensor of dtype torch\.bool"),
+        ({"labels": ["a", "b"]}, r"labels\[0\]: got the name 'a' but no vocabulary; pass vocab="),
         ({"triplets": [(0, 1, 1), (0, 1)]}, r"triplets\[1\]: expected \(subject, predicate, object\), got \(0, 1\)"),
         ({"triplets": [(0, 1, 1), 5]}, r"triplets\[1\]: expected \(subject, predicate, object\), got 5"),
-        ({"triplets": [(0, 1.5, 1)]}, r"triplets: expected integer values, got 1\.5 at index \[0, 1\]"),
-        ({"triplets": [(0, True, 1)]}, r"triplets: expected integer ids, got bool values"),
+        ({"triplets": [(0, 1.5, 1)]}, r"triplets\[0\]\[1\]: expected an integer id, got 1\.5"),
+        ({"triplets": [(0, True, 1)]}, r"triplets\[0\]\[1\]: expected an integer id, got the bool True"),
         ({"boxes": [0, 0, 1, 1, 0, 0, 1, 1]}, r"boxes: expected shape \[N, 4\], got \[8\]"),
         ({"boxes": [[0, 0, 1, 1]]}, r"boxes: expected shape \[N, 4\] with N = 2 nodes, got \[1, 4\]"),
         ({"boxes": [[0, 0, 1], [0, 0, 1]]}, r"boxes: expected shape \[N, 4\], got \[2, 3\]"),
