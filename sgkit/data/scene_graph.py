@@ -25,9 +25,12 @@ along a new leading graph dimension: a batch of ``B`` graphs has ``batch.image``
 fields are concatenated as usual (edge indices offset per graph, ``batch["object"].batch`` maps
 nodes to graphs). Every constructor of :mod:`sgkit` returns a :class:`SceneGraph`; a plain
 :class:`HeteroData` is converted with :meth:`SceneGraph.from_hetero` (it is a valid input
-everywhere, only its batching differs). :class:`SceneGraph` is registered with
-:func:`torch.serialization.add_safe_globals`, so saved graphs load with
-``torch.load(path, weights_only=True)``.
+everywhere, only its batching differs).
+
+**Saving.** PyG's storages are not on PyTorch's ``weights_only`` allow-list, so a pickled
+:class:`HeteroData` or :class:`SceneGraph` does not load with ``weights_only=True``. Save the
+plain-dict form instead: ``torch.save(g.to_dict(), path)`` and
+``SceneGraph.from_dict(torch.load(path, weights_only=True))`` (lists of graphs likewise).
 
 **Names and ids.** :func:`from_triplets` and :func:`to_triplets` take an optional
 :class:`~sgkit.data.Vocabulary`: with it, categories and predicates may be given (and are
@@ -94,9 +97,6 @@ class SceneGraph(HeteroData):
             return data
         return cls.from_dict(data.to_dict())
 
-
-if hasattr(torch.serialization, "add_safe_globals"):
-    torch.serialization.add_safe_globals([SceneGraph])
 
 
 def _as_tensor(value: Any, dtype: torch.dtype, name: str) -> Tensor:
