@@ -75,7 +75,7 @@ def _int_id(value: int, name: str, path: tuple[int, ...]) -> int:
 def _to_ints(value: Any, name: str, path: tuple[int, ...]) -> Any:
     """Nested Python ints of a nested sequence of integer-valued scalars (each checked)."""
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}{_fmt(path)}: expected an integer id, got the bool {value!r}")
+        raise ValueError(f"{name}{_fmt(path)}: expected an integer id, got the bool {bool(value)}")
     if is_name(value) or isinstance(value, bytes):
         raise _name_hint(name, path, value)
     if isinstance(value, (int, np.integer)):
