@@ -90,12 +90,19 @@ class SceneGraph(HeteroData):
 
     @classmethod
     def from_hetero(cls, data: HeteroData) -> "SceneGraph":
-        """A :class:`SceneGraph` sharing the stores' tensors of a plain :class:`HeteroData`."""
+        """A :class:`SceneGraph` sharing the tensors of a plain :class:`HeteroData`.
+
+        ``data["object"].num_nodes`` is set from the labels when it is missing (PyG needs it to
+        offset edge indices in batches); ``data`` itself is not modified.
+        """
         if not isinstance(data, HeteroData):
             raise ValueError(f"data: expected a torch_geometric HeteroData, got {type(data).__name__}")
         if isinstance(data, cls):
             return data
-        return cls.from_dict(data.to_dict())
+        out = cls.from_dict(data.to_dict())
+        if NODE in out.node_types and "label" in out[NODE] and "num_nodes" not in out[NODE]:
+            out[NODE].num_nodes = int(out[NODE].label.numel())
+        return out
 
 
 
@@ -350,7 +357,7 @@ def validate(
     if label.dim() != 1:
         raise ValueError(f"object.label: expected shape [N], got {list(label.shape)}")
     n = label.numel()
-    if store.num_nodes is not None and int(store.num_nodes) != n:
+    if "num_nodes" in store and store["num_nodes"] is not None and int(store["num_nodes"]) != n:
         raise ValueError(f"object.num_nodes: {int(store.num_nodes)} does not match len(object.label) = {n}")
     if n and int(label.min()) < 0:
         raise ValueError(f"object.label: negative category id {int(label.min())}")
