@@ -30,13 +30,17 @@ _JSON_FIELD = {
 }
 
 
-def _json_index(value: Any, where: str) -> int:
-    """A node index read from JSON: an int (or an integral float), never a bool or a string."""
+def _json_index(value: Any, where: str) -> int | float:
+    """A node index read from JSON: an int (or an integral float), never a bool or a string.
+
+    Integral floats are returned unchanged, so that :func:`from_triplets` applies its float rules
+    (a float beyond ``2**24`` is an error naming the value as written).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: expected an integer node index, got {value!r}")
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{where}: expected an integer node index, got {value!r}")
-    return int(value)
+    return value
 
 
 def _check_sg2im_graph(sg: Any, where: str) -> None:
