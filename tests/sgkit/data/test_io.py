@@ -284,3 +284,32 @@ def test_corrupted_sg2im_files_load_or_fail_naming_the_file(tmp_path_factory, da
         return
     for g in graphs:
         validate(g, vocab=vocab)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_sg2im_save_load_round_trip_property(tmp_path_factory, data):
+    """Random graphs (names, multi-edges, self-loops, boxes) survive save + load with one vocabulary."""
+    from sgkit.data import from_triplets, load_sg2im_json_files
+
+    vocab = Vocabulary(["a", "b", "c"], ["p", "q"])
+    graphs = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        n = data.draw(st.integers(0, 4))
+        labels = data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        trips = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 1), st.integers(0, n - 1)),
+                                   max_size=5)) if n else []
+        corners = data.draw(st.lists(st.tuples(*[st.integers(0, 64)] * 4), min_size=n, max_size=n))
+        boxes = [[min(x0, x1) / 64, min(y0, y1) / 64, max(x0, x1) / 64, max(y0, y1) / 64] for x0, y0, x1, y1 in corners]
+        graphs.append(from_triplets(labels, trips, boxes=boxes if data.draw(st.booleans()) else None))
+    folder = tmp_path_factory.mktemp("rt")
+    half = len(graphs) // 2
+    save_sg2im_json(graphs[:half], folder / "a.json", vocab)
+    save_sg2im_json(graphs[half:], folder / "b.json", vocab)
+    (ga, gb), again = load_sg2im_json_files([folder / "a.json", folder / "b.json"], vocab=vocab)
+    assert again is vocab and vocab.objects == ["a", "b", "c"]
+    for g, h in zip(graphs, ga + gb):
+        assert to_triplets(h, vocab=vocab) == to_triplets(g, vocab=vocab)
+        assert ("box" in h[NODE]) == ("box" in g[NODE])
+        if "box" in g[NODE]:
+            assert torch.equal(h[NODE].box, g[NODE].box)  # multiples of 1/64 are exact in JSON
