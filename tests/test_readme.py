@@ -13,11 +13,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def _blocks() -> list[tuple[int, str]]:
     """``(line number, source)`` of every ``pycon`` block of the README's "API in ten lines" section."""
     text = README.read_text(encoding="utf-8")
-    section = re.search(r"^## API in ten lines\n(.*?)(?=^## )", text, re.S | re.M)
+    section = re.search(r"^## API in ten lines\n(.*?)(?=^## )", text, re.DOTALL | re.MULTILINE)
     assert section is not None, "README.md has no '## API in ten lines' section"
     start = text[: section.start(1)].count("\n")
     out = []
-    for m in re.finditer(r"^```pycon\n(.*?)^```", section.group(1), re.S | re.M):
+    for m in re.finditer(r"^```pycon\n(.*?)^```", section.group(1), re.DOTALL | re.MULTILINE):
         out.append((start + section.group(1)[: m.start(1)].count("\n") + 1, m.group(1)))
     return out
 

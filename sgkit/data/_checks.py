@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-__all__ = ["FLOAT_ID_LIMIT", "as_index_tensor", "as_graph_list", "check_max_graphs", "read_json", "is_name"]
+__all__ = ["FLOAT_ID_LIMIT", "as_graph_list", "as_index_tensor", "check_max_graphs", "is_name", "read_json"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 

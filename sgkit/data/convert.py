@@ -18,7 +18,15 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from ._checks import as_index_tensor
-from .scene_graph import EDGE, NODE, SceneGraph, from_triplets, num_relations, to_triplets, validate
+from .scene_graph import (
+    EDGE,
+    NODE,
+    SceneGraph,
+    from_triplets,
+    num_relations,
+    to_triplets,
+    validate,
+)
 from .vocab import Vocabulary
 
 __all__ = [
@@ -66,7 +74,7 @@ def to_networkx(data: HeteroData, *, vocab: Vocabulary | None = None) -> nx.Mult
 def _networkx_error(exc: ValueError, nodes: list[Any], edges: list[Any]) -> ValueError:
     """``exc`` with ``labels[i]`` / ``triplets[k]`` replaced by the networkx node / edge they come from."""
     msg = str(exc)
-    m = re.match(r"(labels|triplets)\[(\d+)\](\[\d+\])?: (.*)", msg, re.S)
+    m = re.match(r"(labels|triplets)\[(\d+)\](\[\d+\])?: (.*)", msg, re.DOTALL)
     if m is None:
         return ValueError(f"networkx graph: {msg}")
     k = int(m.group(2))

@@ -41,13 +41,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.data.storage import EdgeStorage, NodeStorage
 
-from ._checks import as_index_tensor, is_name
+from ._checks import as_index_tensor
+from .vocab import names_to_ids
 
 if TYPE_CHECKING:
     from .vocab import Vocabulary
@@ -89,7 +89,7 @@ class SceneGraph(HeteroData):
         return super().__cat_dim__(key, value, store, *args, **kwargs)
 
     @classmethod
-    def from_hetero(cls, data: HeteroData) -> "SceneGraph":
+    def from_hetero(cls, data: HeteroData) -> SceneGraph:
         """A :class:`SceneGraph` sharing the tensors of a plain :class:`HeteroData`.
 
         ``data["object"].num_nodes`` is set from the labels when it is missing (PyG needs it to
@@ -120,74 +120,11 @@ def _check_node_rows(t: Tensor, name: str, n: int, shape: str) -> None:
         raise ValueError(f"{name}: expected shape {shape} with N = {n} nodes, got {list(t.shape)}")
 
 
-def _encode_names(
-    items: list[Any], where: list[str], kind: str, vocab: "Vocabulary | None", on_unknown: str
-) -> list[Any]:
-    """Ids for ``items`` that are all names, all ids (returned as given) or an error naming the odd one.
-
-    Args:
-        items: the values (names or ids).
-        where: the argument and position of every item, for messages (``"labels[2]"``).
-        kind: ``"object"`` or ``"predicate"``.
-        vocab: vocabulary that encodes names.
-        on_unknown: passed to the vocabulary.
-    """
-    names = [is_name(v) for v in items]
-    if not any(names):
-        return items
-    if not all(names):
-        first = names[0]
-        k = next(k for k, b in enumerate(names) if b != first)
-        got = f"the id {items[k]!r} among names" if first else f"the name {str(items[k])!r} among ids"
-        raise ValueError(
-            f"{where[k]}: got {got} ({where[0]} is {items[0]!r}); give every {kind} as a name or every one as an id"
-        )
-    if vocab is None:
-        raise ValueError(
-            f"{where[0]}: got the name {str(items[0])!r} but no vocabulary; pass vocab= (a sgkit.data.Vocabulary, "
-            f"e.g. dataset.vocab) or encode names first with Vocabulary.encode"
-        )
-    encode = vocab.encode_object if kind == "object" else vocab.encode_predicate
-    out = []
-    for v, w in zip(items, where):
-        try:
-            out.append(encode(str(v), on_unknown=on_unknown))
-        except KeyError as exc:
-            raise type(exc)(f"{w}: {exc}") from None
-    return out
-
-
-def _names_to_ids(labels: Any, triplets: Any, vocab: "Vocabulary | None", on_unknown: str) -> tuple[Any, Any]:
-    """Replace category and predicate names by their ids (ids and tensors pass through)."""
-    if isinstance(labels, np.ndarray) and labels.dtype.kind in "USO":
-        labels = labels.tolist()
-    if isinstance(labels, (list, tuple)):
-        labels = _encode_names(list(labels), [f"labels[{i}]" for i in range(len(labels))], "object", vocab, on_unknown)
-    if isinstance(triplets, np.ndarray) and triplets.dtype.kind in "USO":
-        triplets = triplets.tolist()
-    if isinstance(triplets, (list, tuple)):
-        # ragged input would otherwise fail inside torch with a message that hides the culprit
-        for k, t in enumerate(triplets):
-            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or is_name(t) or len(t) != 3:
-                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
-            for j, role in ((0, "subject"), (2, "object")):
-                if is_name(t[j]):
-                    raise ValueError(
-                        f"triplets[{k}][{j}]: expected the {role}'s node index (a position in labels), got the "
-                        f"name {str(t[j])!r}"
-                    )
-        preds = [t[1] for t in triplets]
-        if any(is_name(p) for p in preds):
-            ids = _encode_names(preds, [f"triplets[{k}][1]" for k in range(len(preds))], "predicate", vocab, on_unknown)
-            triplets = [(t[0], p, t[2]) for t, p in zip(triplets, ids)]
-    return labels, triplets
-
-
 def from_triplets(
     labels: Sequence[int | str] | Tensor,
     triplets: Sequence[Sequence[int | str]] | Tensor,
     *,
-    vocab: "Vocabulary | None" = None,
+    vocab: Vocabulary | None = None,
     on_unknown: str = "error",
     boxes: Sequence[Sequence[float]] | Tensor | None = None,
     masks: Tensor | None = None,
@@ -233,7 +170,7 @@ def from_triplets(
         >>> to_triplets(g, vocab=vocab)
         (['man', 'horse'], [(0, 'riding', 1)])
     """
-    labels, triplets = _names_to_ids(labels, triplets, vocab, on_unknown)
+    labels, triplets = names_to_ids(labels, triplets, vocab, on_unknown)
     label = as_index_tensor(labels, "labels")
     if label.dim() != 1:
         raise ValueError(f"labels: expected shape [N], got {list(label.shape)}")
@@ -290,7 +227,7 @@ def num_relations(data: HeteroData) -> int:
 
 
 def to_triplets(
-    data: HeteroData, *, vocab: "Vocabulary | None" = None
+    data: HeteroData, *, vocab: Vocabulary | None = None
 ) -> tuple[list[Any], list[tuple[int, Any, int]]]:
     """Inverse of :func:`from_triplets`: categories and ``(s, p, o)`` triplets as Python lists.
 
@@ -319,7 +256,7 @@ def to_triplets(
 def validate(
     data: HeteroData,
     *,
-    vocab: "Vocabulary | None" = None,
+    vocab: Vocabulary | None = None,
     num_classes: int | None = None,
     num_predicates: int | None = None,
     num_attributes: int | None = None,

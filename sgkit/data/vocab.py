@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from ._checks import read_json
+from ._checks import is_name, read_json
 
-__all__ = ["Vocabulary", "UnknownNameError"]
+__all__ = ["Vocabulary", "UnknownNameError", "names_to_ids"]
 
 
 class UnknownNameError(KeyError):
@@ -180,12 +180,12 @@ class Vocabulary:
     @classmethod
     def from_names(
         cls, objects: Iterable[str], predicates: Iterable[str], attributes: Iterable[str] = ()
-    ) -> "Vocabulary":
+    ) -> Vocabulary:
         """Build from names seen in data: duplicates are dropped, first appearance fixes the id."""
         return cls(list(dict.fromkeys(objects)), list(dict.fromkeys(predicates)), list(dict.fromkeys(attributes)))
 
     @classmethod
-    def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
+    def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
         """Load the VG-SGG dict file (``VG-SGG-dicts-with-attri.json``, 1-based ``idx_to_*`` maps).
 
         The 1-based ids of the file become 0-based ids here (file id ``k`` -> ``k - 1``).
@@ -202,7 +202,7 @@ class Vocabulary:
         return cls(ordered("idx_to_label"), ordered("idx_to_predicate"), ordered("idx_to_attribute"))
 
     @classmethod
-    def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
+    def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
         """Load an sg2im ``vocab.json`` (``object_idx_to_name``, ``pred_idx_to_name``).
 
         sg2im reserves ``__image__`` / ``__in_image__`` and may leave ``None`` holes; they are kept
@@ -239,7 +239,7 @@ class Vocabulary:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Vocabulary":
+    def from_dict(cls, d: Mapping[str, Any]) -> Vocabulary:
         """Inverse of :meth:`to_dict`."""
         return cls(d["objects"], d["predicates"], d.get("attributes", ()), object_ranks=d.get("object_ranks"))
 
@@ -260,3 +260,71 @@ def _load_json(path: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]
     if not isinstance(d, Mapping):
         raise ValueError(f"{os.fspath(path)}: expected a JSON object, got {type(d).__name__}")
     return d
+
+
+def _encode_names(
+    items: list[Any], where: list[str], kind: str, vocab: Vocabulary | None, on_unknown: str
+) -> list[Any]:
+    """Ids for ``items`` that are all names, all ids (returned as given) or an error naming the odd one.
+
+    Args:
+        items: the values (names or ids).
+        where: the argument and position of every item, for messages (``"labels[2]"``).
+        kind: ``"object"`` or ``"predicate"``.
+        vocab: vocabulary that encodes names.
+        on_unknown: passed to the vocabulary.
+    """
+    names = [is_name(v) for v in items]
+    if not any(names):
+        return items
+    if not all(names):
+        first = names[0]
+        k = next(k for k, b in enumerate(names) if b != first)
+        got = f"the id {items[k]!r} among names" if first else f"the name {str(items[k])!r} among ids"
+        raise ValueError(
+            f"{where[k]}: got {got} ({where[0]} is {items[0]!r}); give every {kind} as a name or every one as an id"
+        )
+    if vocab is None:
+        raise ValueError(
+            f"{where[0]}: got the name {str(items[0])!r} but no vocabulary; pass vocab= (a sgkit.data.Vocabulary, "
+            f"e.g. dataset.vocab) or encode names first with Vocabulary.encode"
+        )
+    encode = vocab.encode_object if kind == "object" else vocab.encode_predicate
+    out = []
+    for v, w in zip(items, where):
+        try:
+            out.append(encode(str(v), on_unknown=on_unknown))
+        except KeyError as exc:
+            raise type(exc)(f"{w}: {exc}") from None
+    return out
+
+
+def names_to_ids(labels: Any, triplets: Any, vocab: Vocabulary | None, on_unknown: str) -> tuple[Any, Any]:
+    """``(labels, triplets)`` of :func:`~sgkit.data.from_triplets` with names replaced by ids.
+
+    Ids and tensors pass through unchanged; a mix of names and ids within the labels (or within
+    the predicates), names without a vocabulary and names in subject/object position raise a
+    :class:`ValueError` naming the item.
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "USO":
+        labels = labels.tolist()
+    if isinstance(labels, (list, tuple)):
+        labels = _encode_names(list(labels), [f"labels[{i}]" for i in range(len(labels))], "object", vocab, on_unknown)
+    if isinstance(triplets, np.ndarray) and triplets.dtype.kind in "USO":
+        triplets = triplets.tolist()
+    if isinstance(triplets, (list, tuple)):
+        # ragged input would otherwise fail inside torch with a message that hides the culprit
+        for k, t in enumerate(triplets):
+            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or is_name(t) or len(t) != 3:
+                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
+            for j, role in ((0, "subject"), (2, "object")):
+                if is_name(t[j]):
+                    raise ValueError(
+                        f"triplets[{k}][{j}]: expected the {role}'s node index (a position in labels), got the "
+                        f"name {str(t[j])!r}"
+                    )
+        preds = [t[1] for t in triplets]
+        if any(is_name(p) for p in preds):
+            ids = _encode_names(preds, [f"triplets[{k}][1]" for k in range(len(preds))], "predicate", vocab, on_unknown)
+            triplets = [(t[0], p, t[2]) for t, p in zip(triplets, ids)]
+    return labels, triplets
