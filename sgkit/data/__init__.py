@@ -12,7 +12,8 @@ from .convert import (
     to_xf,
 )
 from .corrupt import corrupt
-from .io import load_sg2im_json, load_vg_sgg_h5, save_sg2im_json
+from ._checks import as_graph_list
+from .io import load_sg2im_json, load_sg2im_json_files, load_vg_sgg_h5, save_sg2im_json
 from .orderings import (
     ORDERINGS,
     bfs_ordering,
@@ -21,7 +22,7 @@ from .orderings import (
     identity_ordering,
     random_ordering,
 )
-from .scene_graph import EDGE, NODE, from_triplets, num_objects, num_relations, to_triplets, validate
+from .scene_graph import EDGE, NODE, SceneGraph, from_triplets, num_objects, num_relations, to_triplets, validate
 from .sequence import (
     GraphSequence,
     SequenceBatch,
@@ -32,7 +33,7 @@ from .sequence import (
     encode_xf,
     uncollate_sequences,
 )
-from .vocab import Vocabulary
+from .vocab import UnknownNameError, Vocabulary
 
 __all__ = [
     "SceneBatch",
@@ -54,7 +55,10 @@ __all__ = [
     "uncollate_sequences",
     "EDGE",
     "NODE",
+    "SceneGraph",
+    "UnknownNameError",
     "Vocabulary",
+    "as_graph_list",
     "corrupt",
     "from_dgl",
     "from_grakel",
@@ -62,6 +66,7 @@ __all__ = [
     "from_triplets",
     "from_xf",
     "load_sg2im_json",
+    "load_sg2im_json_files",
     "load_vg_sgg_h5",
     "num_objects",
     "num_relations",
