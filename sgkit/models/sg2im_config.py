@@ -182,10 +182,17 @@ class SG2ImConfig:
         return cls(**dict(d))
 
     @classmethod
-    def preset(cls, name: str, num_objects: int, num_predicates: int, **overrides: Any) -> "SG2ImConfig":
-        """A named configuration from :data:`PRESETS` with optional overrides."""
+    def preset(cls, name: str, num_objects: int | None = None, num_predicates: int | None = None, *,
+               vocab: Any = None, **overrides: Any) -> "SG2ImConfig":
+        """A named configuration from :data:`PRESETS` with optional overrides; the vocabulary
+        sizes come from ``num_objects``/``num_predicates`` or from ``vocab``."""
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got preset={name!r}")
+        if num_objects is None and num_predicates is None and vocab is not None:
+            num_objects, num_predicates = vocab.num_objects, vocab.num_predicates
+        if num_objects is None or num_predicates is None:
+            raise ValueError("num_objects and num_predicates: give both, or a vocabulary (vocab=...), got "
+                             f"num_objects={num_objects!r}, num_predicates={num_predicates!r}")
         kwargs = dict(PRESETS[name])
         kwargs.update(overrides)
         return cls(num_objects=num_objects, num_predicates=num_predicates, **kwargs)

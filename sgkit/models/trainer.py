@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.distributed as dist
@@ -28,24 +28,20 @@ __all__ = ["Trainer", "TrainResult", "backward_step", "check_finite", "materiali
 StepFn = Callable[[list[int], int], "dict[str, float] | None"]
 
 
-def materialize(items, name: str) -> list:
-    """A list of the items of a sequence, a map-style data set or an iterable (read once).
+def materialize(items: Any, name: str) -> list:
+    """A non-empty list of scene graphs from a sequence, a map-style data set or an iterable.
 
     Raises:
-        ValueError: naming ``name`` for a single graph or an empty collection.
+        ValueError: naming ``name`` for a single graph, a non-graph element or an empty collection.
     """
-    from torch_geometric.data import HeteroData
+    from sgkit.data import as_graph_list
 
-    if isinstance(items, HeteroData):
-        raise ValueError(f"{name} must be a sequence of scene graphs, got a single HeteroData "
-                         f"(wrap it in a list: [{name}])")
-    if hasattr(items, "__getitem__") and hasattr(items, "__len__"):
-        data = [items[i] for i in range(len(items))]
-    else:
-        data = list(items)
-    if len(data) == 0:
-        raise ValueError(f"{name} must contain at least one scene graph, got an empty collection")
-    return data
+    if hasattr(items, "__getitem__") and hasattr(items, "__len__") and not isinstance(items, (list, tuple)):
+        try:
+            items = [items[i] for i in range(len(items))]
+        except (TypeError, KeyError):
+            pass  # not indexable by position (e.g. a single HeteroData): as_graph_list says why
+    return as_graph_list(items, name, allow_empty=False)
 
 
 def check_finite(terms: Mapping[str, Tensor]) -> None:

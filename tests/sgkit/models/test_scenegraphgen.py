@@ -319,3 +319,31 @@ def test_callable_ordering_is_the_default_of_nll(cls, tmp_path):
     loaded.fit(graphs, epochs=1, batch_size=2, ordering="identity", progress=False)
     assert loaded.ordering_ == "identity"
     loaded.nll(graphs)
+
+
+def test_sizes_from_the_vocabulary_and_max_nodes_from_the_data():
+    from sgkit.datasets import ShapesWorld
+    from sgkit.models import SG2ImConfig
+
+    ds = ShapesWorld(30, seed=2, progress=False)
+    graphs = ds.graphs()
+    model = SceneGraphGen(vocab=ds.vocab, **SMALL)
+    assert (model.num_classes, model.num_predicates) == (ds.vocab.num_objects, ds.vocab.num_predicates)
+    with pytest.raises(ValueError, match=r"max_nodes: the model has no networks yet; call fit"):
+        model.sample(2)
+    model.fit(graphs, epochs=1, batch_size=8, progress=False)
+    assert model.max_nodes == max(g["object"].num_nodes for g in graphs) == model.hparams["max_nodes"]
+    assert len(model.sample(3, generator=torch.Generator().manual_seed(0))) == 3
+    with pytest.raises(ValueError, match=r"num_classes and num_predicates: give both, or a vocabulary"):
+        SceneGraphGen(max_nodes=4)
+    cfg = SG2ImConfig.preset("crn-small", vocab=ds.vocab)
+    assert (cfg.num_objects, cfg.num_predicates) == (ds.vocab.num_objects, ds.vocab.num_predicates)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_a_single_graph_where_a_list_is_expected(cls):
+    model = cls(3, 2, max_nodes=4, **SMALL)
+    g = _toy_graphs()[0]
+    for call in (lambda: model.nll(g), lambda: model.fit(g, progress=False)):
+        with pytest.raises(ValueError, match=r"graphs: expected a sequence of scene graphs, got a single"):
+            call()
