@@ -211,7 +211,8 @@ class Trainer:
     def _out_of_time(self, start: float) -> bool:
         over = self.time_budget is not None and time.monotonic() - start > self.time_budget
         if ddp.world_size() > 1:  # every rank stops at the same step
-            flag = torch.tensor([1.0 if over else 0.0])
+            device = next(self.module.parameters()).device if self.module is not None else "cpu"
+            flag = torch.tensor([1.0 if over else 0.0], device=device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             over = bool(flag.item() > 0)
         return over
