@@ -86,14 +86,14 @@ def test_rw_grakel_equivalent(benchmark, graphs_2000) -> None:
         return two - one
 
     k = benchmark.pedantic(grakel_walks3, rounds=1, iterations=1)
-    ours = RandomWalkKernel(normalize=False, node_normalization=False, edge_labels=False).fit_transform(sub)
+    ours = RandomWalkKernel(mode="thesis", normalize=False, node_normalization=False, edge_labels=False).fit_transform(sub)
     np.testing.assert_allclose(ours, k, rtol=1e-9, atol=1e-9)
     _rate(benchmark, len(sub) ** 2)
 
 
 def test_rw_ours_equivalent_config_2000(benchmark, graphs_2000) -> None:
     benchmark.group = "rw-gram"
-    kern = RandomWalkKernel(normalize=False, node_normalization=False, edge_labels=False)
+    kern = RandomWalkKernel(mode="thesis", normalize=False, node_normalization=False, edge_labels=False)
     benchmark.pedantic(kern.fit_transform, args=(graphs_2000,), rounds=3, iterations=1)
     _rate(benchmark, 2000 * 2000)
 

@@ -2,8 +2,11 @@
 
 Trains both autoregressive generators on ShapesWorld scene graphs, samples from them and reports
 
-- MMD_node (object-set kernel) and MMD_graph (random-walk kernel) x 1e3 against held-out graphs,
-  with the trivial "marginal" baseline (right sizes, labels from marginal frequencies);
+- MMD_node (object-set kernel) and MMD_graph (random-walk kernel, ``mode="usggen"``: the published
+  evaluation code, so the mode of the published numbers) x 1e3 against held-out graphs, with
+  MMD_graph of the text's literal formula (``mmd_graph_thesis``, walks of 3 nodes;
+  ``mmd_graph_p2``, walks of 2 nodes) beside it and the trivial "marginal" baseline (right sizes,
+  labels from marginal frequencies);
 - NLL histograms of clean and corrupted held-out graphs with the AUROC per corruption level, for
   the size-standardised NLL (headline score, see :mod:`sgkit.models.anomaly`), the whole-graph NLL
   of the thesis and the NLL per node;
@@ -50,8 +53,9 @@ def _stage_mmd(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         graphs = ctx["samples"][name]
         ctx["results"][name].update(
             mmd_node=1e3 * mmd(graphs, ctx["test"], ObjectSetKernel()),
-            mmd_graph=1e3 * mmd(graphs, ctx["test"], RandomWalkKernel()),
-            mmd_graph_p2=1e3 * mmd(graphs, ctx["test"], RandomWalkKernel(walk_length=2)),
+            mmd_graph=1e3 * mmd(graphs, ctx["test"], RandomWalkKernel()),  # usggen: the published numbers
+            mmd_graph_thesis=1e3 * mmd(graphs, ctx["test"], RandomWalkKernel(mode="thesis")),
+            mmd_graph_p2=1e3 * mmd(graphs, ctx["test"], RandomWalkKernel(walk_length=2, mode="thesis")),
         )
 
 
@@ -62,9 +66,9 @@ def ordering_table(cfg: DemoConfig, main_results: dict[str, Any], orderings: lis
     both models with the same budget, data and seed.
 
     Returns:
-        ``{model: {ordering: {"mmd_node", "mmd_graph", "mmd_graph_p2", "final_loss"}}}``.
+        ``{model: {ordering: {"mmd_node", "mmd_graph", "mmd_graph_thesis", "mmd_graph_p2", "final_loss"}}}``.
     """
-    keys = ("mmd_node", "mmd_graph", "mmd_graph_p2", "final_loss")
+    keys = ("mmd_node", "mmd_graph", "mmd_graph_thesis", "mmd_graph_p2", "final_loss")
     table: dict[str, Any] = {m: {} for m in MODELS}
     for ordering in orderings:
         if ordering == cfg.ordering:
@@ -79,12 +83,12 @@ def ordering_table(cfg: DemoConfig, main_results: dict[str, Any], orderings: lis
 
 
 def plot_ordering_table(table: dict[str, Any], path: str) -> None:
-    """Grouped bars of MMD_node and MMD_graph (walks of 2 nodes) per model and ordering."""
+    """Grouped bars of MMD_node and MMD_graph (published kernels) per model and ordering."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 3.6))
     axes = fig.subplots(1, 2)
-    for ax, key, title in ((axes[0], "mmd_node", "MMD_node x 1e3"), (axes[1], "mmd_graph_p2", "MMD_graph (2-node walks) x 1e3")):
+    for ax, key, title in ((axes[0], "mmd_node", "MMD_node x 1e3"), (axes[1], "mmd_graph", "MMD_graph x 1e3")):
         labels = [(m, o) for m in MODELS for o in table[m]]
         ax.bar(range(len(labels)), [table[m][o][key] for m, o in labels],
                color=["tab:orange" if m == "GraphRNN" else "tab:blue" for m, _ in labels])

@@ -94,18 +94,36 @@ _EMPTY_LONG = torch.zeros(0, dtype=torch.long)
 _EMPTY_EI = torch.zeros(2, 0, dtype=torch.long)
 
 
+def _integer(t: Any, index: int, field: str) -> Tensor:
+    """``t`` if it is an integer tensor; float, bool or complex ids are refused, never truncated."""
+    if not isinstance(t, Tensor):
+        raise ValueError(f"graphs[{index}]: {field} must be a torch tensor of integer ids, got {type(t).__name__}")
+    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise ValueError(
+            f"graphs[{index}]: {field} has dtype {t.dtype}; the kernels need integer ids (torch.long) and do "
+            "not truncate other values: convert the graph with sgkit.data.from_triplets or check it with "
+            "sgkit.data.validate"
+        )
+    return t
+
+
 def _tensors(graph: Any, index: int) -> tuple[Tensor, Tensor, Tensor]:
     """``(labels [N], edge_index [2, E], predicates [E])`` long tensors of one graph."""
     graph = _as_heterodata(graph, index)
     store = graph[NODE]
     if "label" not in store:
         raise ValueError(f"graphs[{index}]: object.label is missing")
-    labels = store["label"].reshape(-1)
+    labels = _integer(store["label"], index, "object.label").reshape(-1)
     if EDGE in graph.edge_types:
         rel = graph[EDGE]
         if "edge_index" in rel:
-            ei = rel["edge_index"]
-            pred = rel["label"].reshape(-1) if "label" in rel else torch.zeros(ei.size(1), dtype=torch.long)
+            ei = _integer(rel["edge_index"], index, "relation.edge_index")
+            if ei.dim() != 2 or ei.size(0) != 2:
+                raise ValueError(f"graphs[{index}]: relation.edge_index must have shape [2, E], got {list(ei.shape)}")
+            if "label" in rel:
+                pred = _integer(rel["label"], index, "relation.label").reshape(-1)
+            else:
+                pred = torch.zeros(ei.size(1), dtype=torch.long)
             if pred.numel() != ei.size(1):
                 raise ValueError(
                     f"graphs[{index}]: relation.label has {pred.numel()} entries for {ei.size(1)} edges"

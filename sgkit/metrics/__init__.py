@@ -22,10 +22,11 @@ from .graph_stats import (
     spectral_mmd,
     to_undirected_simple,
 )
-from .mmd import MMD, mmd, mmd_from_gram, mmd_from_sums
+from .mmd import MMD, check_same_vocabulary, mmd, mmd_from_gram, mmd_from_sums
 
 __all__ = [
     "MMD",
+    "check_same_vocabulary",
     "clustering_histograms",
     "clustering_mmd",
     "cooccurrence",
