@@ -1,4 +1,4 @@
-"""Metrics for generated scene graphs: kernel MMD, graph-statistics MMD, data-set statistics."""
+"""Metrics for generated scene graphs (kernel MMD, graph-statistics MMD, data-set statistics) and images."""
 from .dataset_stats import (
     cooccurrence,
     instance_count_distribution,
@@ -51,33 +51,49 @@ __all__ = [
     "to_undirected_simple",
 ]
 
-# image-quality metrics (sgkit.metrics.image, helper D1)
+# image-quality metrics (sgkit.metrics.image)
 from .image import (  # noqa: E402
     LPIPS,
     ImageMetrics,
+    InceptionClassifier,
     InceptionFeatures,
+    PRDResult,
     extract_features,
     fid,
     fid_from_features,
     frechet_distance,
+    improved_precision_recall,
+    inception_score,
+    inception_score_from_probs,
     kid,
     kid_from_features,
     mae,
+    prd,
+    prd_curve,
+    prd_f_beta,
     precision_recall,
     ssim,
 )
 
 __all__ += [
     "ImageMetrics",
+    "InceptionClassifier",
     "InceptionFeatures",
     "LPIPS",
+    "PRDResult",
     "extract_features",
     "fid",
     "fid_from_features",
     "frechet_distance",
+    "improved_precision_recall",
+    "inception_score",
+    "inception_score_from_probs",
     "kid",
     "kid_from_features",
     "mae",
+    "prd",
+    "prd_curve",
+    "prd_f_beta",
     "precision_recall",
     "ssim",
 ]
