@@ -31,7 +31,7 @@ from .image_files import box_relative_masks, read_image
 from .scene_graph import from_triplets
 from .vocab import Vocabulary
 
-__all__ = ["decode_rle", "load_coco_scene_graphs"]
+__all__ = ["decode_rle", "load_coco_folder", "load_coco_scene_graphs"]
 
 
 def _read_json(path: str | os.PathLike, what: str) -> Mapping[str, Any]:
@@ -225,3 +225,25 @@ def load_coco_scene_graphs(
         g.vocab = vocab
         graphs.append(g)
     return graphs, vocab
+
+
+def load_coco_folder(
+    root: str | os.PathLike, split: str = "train2017", *, with_images: bool = True, **kwargs: Any
+) -> tuple[list[HeteroData], Vocabulary]:
+    """:func:`load_coco_scene_graphs` on a folder in the standard COCO layout.
+
+    ``root`` holds ``annotations/instances_{split}.json`` (and ``annotations/stuff_{split}.json``,
+    used when present) and the images in ``{split}/``. Other keyword arguments go to
+    :func:`load_coco_scene_graphs`.
+
+    Raises:
+        FileNotFoundError: naming the missing annotation file.
+    """
+    root = os.fspath(root)
+    instances = os.path.join(root, "annotations", f"instances_{split}.json")
+    if not os.path.isfile(instances):
+        raise FileNotFoundError(f"root: {instances!r} does not exist")
+    stuff = os.path.join(root, "annotations", f"stuff_{split}.json")
+    kwargs.setdefault("stuff_json", stuff if os.path.isfile(stuff) else None)
+    image_dir = os.path.join(root, split) if with_images else None
+    return load_coco_scene_graphs(instances, image_dir, **kwargs)

@@ -30,7 +30,7 @@ from .orderings import vg150_rank_table
 from .scene_graph import EDGE, NODE, from_triplets
 from .vocab import Vocabulary
 
-__all__ = ["SCENEGRAPHGEN_PREPARATION", "load_vg_sgg_h5", "prepare_scene_graphs", "read_vg_sgg_dicts"]
+__all__ = ["SCENEGRAPHGEN_PREPARATION", "load_vg_folder", "load_vg_sgg_h5", "prepare_scene_graphs", "read_vg_sgg_dicts"]
 
 SCENEGRAPHGEN_PREPARATION: dict[str, Any] = {"min_nodes": 3, "max_nodes": 25, "merge_iou": 0.5}
 """Options of :func:`load_vg_sgg_h5` for the thesis' SceneGraphGen data (ch. 10)."""
@@ -368,3 +368,31 @@ def _map_ids(values: np.ndarray, lookup: tuple[np.ndarray, np.ndarray], what: st
         bad = int(values[~ok][0])
         raise ValueError(f"{what}: id {bad} is not an id of {table} in the dict file (ids {int(keys[0])}..{int(keys[-1])})")
     return vals[pos]
+
+
+def load_vg_folder(
+    root: str | os.PathLike, split: str = "train", *, with_images: bool = False, **kwargs: Any
+) -> tuple[list[HeteroData], Vocabulary]:
+    """:func:`load_vg_sgg_h5` on a folder in the standard layout.
+
+    ``root`` holds ``VG-SGG-with-attri.h5`` (or ``VG-SGG.h5``), ``VG-SGG-dicts-with-attri.json``
+    (or ``VG-SGG-dicts.json``) and, for ``with_images``, ``image_data.json`` and ``VG_100K/``.
+    Other keyword arguments go to :func:`load_vg_sgg_h5`.
+
+    Raises:
+        FileNotFoundError: naming the folder and the file names looked for.
+    """
+    root = os.fspath(root)
+
+    def find(*names: str) -> str:
+        for name in names:
+            if os.path.isfile(os.path.join(root, name)):
+                return os.path.join(root, name)
+        raise FileNotFoundError(f"root: {root!r} has none of {list(names)}")
+
+    h5 = find("VG-SGG-with-attri.h5", "VG-SGG.h5")
+    dicts = find("VG-SGG-dicts-with-attri.json", "VG-SGG-dicts.json")
+    if with_images:
+        kwargs.setdefault("image_dir", os.path.join(root, "VG_100K"))
+        kwargs.setdefault("image_data", find("image_data.json"))
+    return load_vg_sgg_h5(h5, dicts, split=split, **kwargs)

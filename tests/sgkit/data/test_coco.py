@@ -123,3 +123,49 @@ def test_filters_and_errors(tmp_path) -> None:
         load_coco_scene_graphs(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="min_object_size"):
         load_coco_scene_graphs(inst, min_object_size=2.0)
+
+
+def write_coco_folder(root, n_train: int = 12, n_val: int = 6, seed: int = 0):
+    """COCO layout: annotations/instances_{train,val}2017.json and the images, 3-5 objects each."""
+    rng = np.random.default_rng(seed)
+    cats = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 18, "name": "dog"}]
+    (root / "annotations").mkdir()
+    for split, n in (("train2017", n_train), ("val2017", n_val)):
+        (root / split).mkdir()
+        images, anns = [], []
+        for i in range(n):
+            images.append({"id": i + 1, "width": 60, "height": 40, "file_name": f"{i:06d}.jpg"})
+            Image.new("RGB", (60, 40), tuple(int(c) for c in rng.integers(0, 256, 3))).save(root / split / f"{i:06d}.jpg")
+            for j in range(int(rng.integers(3, 6))):
+                x, y = 12 * j, 10 * (j % 2)
+                anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": int(rng.choice([1, 3, 18])),
+                             "bbox": [x, y, 10, 20], "segmentation": [[x, y, x + 10, y, x + 10, y + 20, x, y + 20]]})
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    return root
+
+
+def test_coco_folder_and_the_examples_data_paths(tmp_path) -> None:
+    import sys
+    from pathlib import Path
+
+    from sgkit.data.coco import load_coco_folder
+    from sgkit.demo import DemoConfig, run, stage_sample, stage_train
+
+    root = write_coco_folder(tmp_path)
+    graphs, vocab = load_coco_folder(root, "val2017", image_size=8)
+    assert len(graphs) == 6 and graphs[0].image.shape == (3, 8, 8) and vocab.objects == ["person", "car", "dog"]
+    with pytest.raises(FileNotFoundError, match="instances_test2017.json"):
+        load_coco_folder(root, "test2017")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples"))
+    import scene_graph_generation as gen
+    import scene_graph_to_image as to_image
+
+    cfg = DemoConfig(out=str(tmp_path / "run"), num_train=10, num_test=5, epochs=1, num_samples=10, image_steps=0,
+                     progress=False, seed=0, model_kwargs=dict(max_nodes=25, hidden_dim=8, num_layers=1,
+                                                               node_embedding_dim=4, edge_embedding_dim=2, mlp_hidden_dim=8))
+    stages = [("data", gen.real_data_stage(coco=str(root))), ("train", stage_train), ("sample", stage_sample), ("mmd", gen._stage_mmd)]
+    res = run(cfg, stages=stages)
+    assert res["data"]["num_train"] == 10 and res["data"]["num_test"] == 5 and "COCO" in res["data"]["source"]
+    assert all(np.isfinite(res[m]["mmd_node"]) for m in gen.MODELS)
+    scenes, vocab2, n_test = to_image._real_scenes(None, str(root), 8, 3, seed=0)
+    assert len(scenes) == 11 and n_test == 3 and scenes[0]["object"].mask.shape[1:] == (16, 16)

@@ -145,3 +145,94 @@ def test_vg150_rank_table_and_equal_rank_warning(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         get_ordering("hierarchical", object_ranks=vg150_object_ranks())
+
+
+def write_vg_folder(root, n_train: int = 16, n_test: int = 8, seed: int = 0):
+    """A VG folder in the standard layout: random 3-6 object graphs on a grid, images of 64 x 48."""
+    rng = np.random.default_rng(seed)
+    names = ["man", "horse", "tree", "street", "hand", "shirt"]
+    dicts = {"idx_to_label": {str(i + 1): n for i, n in enumerate(names)}, "idx_to_predicate": {"1": "on", "2": "near", "3": "has"}}
+    (root / "VG-SGG-dicts-with-attri.json").write_text(json.dumps(dicts))
+    n = n_train + n_test
+    labels, boxes, rels, preds, fb, lb, fr, lr = [], [], [], [], [], [], [], []
+    for _ in range(n):
+        k = int(rng.integers(3, 7))
+        fb.append(len(labels))
+        for j in range(k):
+            labels.append(int(rng.integers(1, 7)))
+            # 64 x 48 image: longer side 64 -> 1024 (scale 16); disjoint cells of a 3 x 2 grid
+            cx, cy = 16 * (10 + 20 * (j % 3)), 16 * (12 + 24 * (j // 3))
+            boxes.append([cx, cy, 16 * 16, 16 * 16])
+        lb.append(len(labels) - 1)
+        fr.append(len(rels))
+        for j in range(k - 1):
+            rels.append([fb[-1] + j, fb[-1] + j + 1])
+            preds.append(int(rng.integers(1, 4)))
+        lr.append(len(rels) - 1)
+    with h5py.File(root / "VG-SGG-with-attri.h5", "w") as f:
+        f["split"] = np.array([0] * n_train + [2] * n_test)
+        f["img_to_first_box"], f["img_to_last_box"] = np.array(fb), np.array(lb)
+        f["img_to_first_rel"], f["img_to_last_rel"] = np.array(fr), np.array(lr)
+        f["labels"] = np.array(labels).reshape(-1, 1)
+        f["boxes_1024"] = np.array(boxes)
+        f["relationships"], f["predicates"] = np.array(rels), np.array(preds).reshape(-1, 1)
+    (root / "VG_100K").mkdir()
+    entries = []
+    for i in range(n):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        Image.new("RGB", (64, 48), colour).save(root / "VG_100K" / f"{100 + i}.jpg")
+        entries.append({"image_id": 100 + i, "width": 64, "height": 48})
+    (root / "image_data.json").write_text(json.dumps(entries))
+    return root
+
+
+def _examples():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples"))
+    import scene_graph_generation
+    import scene_graph_to_image
+
+    return scene_graph_generation, scene_graph_to_image
+
+
+def test_vg_folder_and_the_examples_data_paths(tmp_path) -> None:
+    from sgkit.data.visual_genome import load_vg_folder
+    from sgkit.demo import DemoConfig, run, stage_sample, stage_train
+
+    root = write_vg_folder(tmp_path)
+    graphs, vocab = load_vg_folder(root, "train", with_images=True, image_size=8)
+    assert len(graphs) == 16 and graphs[0].image.shape == (3, 8, 8) and vocab.object_ranks[3] == 0  # street
+    gen, to_image = _examples()
+    cfg = DemoConfig(out=str(tmp_path / "run"), num_train=12, num_test=6, epochs=1, num_samples=10, image_steps=0,
+                     progress=False, seed=0, model_kwargs=dict(max_nodes=25, hidden_dim=8, num_layers=1,
+                                                               node_embedding_dim=4, edge_embedding_dim=2, mlp_hidden_dim=8))
+    stages = [("data", gen.real_data_stage(vg=str(root))), ("train", stage_train), ("sample", stage_sample), ("mmd", gen._stage_mmd)]
+    res = run(cfg, stages=stages)
+    assert res["data"]["num_train"] == 12 and res["data"]["num_test"] == 6 and "Visual Genome" in res["data"]["source"]
+    for m in gen.MODELS:
+        assert np.isfinite(res[m]["mmd_graph"]) and np.isfinite(res[m]["mmd_graph_thesis"])
+    scenes, vocab2, n_test = to_image._real_scenes(str(root), None, 10, 4, seed=0)
+    assert len(scenes) == 14 and n_test == 4 and scenes[0].image.shape == (3, 64, 64)
+    colours = to_image._category_colours(scenes[:10], vocab2.num_objects)
+    # the fixture's images are uniform: a category's colour is the mean over its occurrences of their image's colour
+    expected = torch.full((6, 3), 0.5)
+    for c in range(6):
+        seen = [g.image.mean((1, 2)) for g in scenes[:10] for lab in g["object"].label.tolist() if lab == c]
+        if seen:
+            expected[c] = torch.stack(seen).mean(0)
+    assert torch.allclose(colours, expected, atol=1e-5)
+    with pytest.raises(SystemExit):
+        gen.main(["--vg", str(root), "--coco", str(root)])
+
+
+@pytest.mark.slow
+def test_examples_run_end_to_end_on_the_vg_fixture(tmp_path) -> None:
+    root = write_vg_folder(tmp_path, n_train=24, n_test=8)
+    gen, to_image = _examples()
+    gen.main(["--vg", str(root), "--quick", "--epochs", "1", "--orderings", "", "--out", str(tmp_path / "gen"), "--no-progress"])
+    saved = json.loads((tmp_path / "gen" / "results.json").read_text())
+    assert "Visual Genome" in saved["data"]["source"] and "mmd_graph" in saved["SceneGraphGen"]
+    res = to_image.main(["--vg", str(root), "--quick", "--decoders", "crn", "--out", str(tmp_path / "img"), "--no-progress"])
+    assert res["num_test"] == 8 and "crn" in res
