@@ -38,7 +38,7 @@ from torch_geometric.data import HeteroData
 
 from sgkit.data import EDGE, NODE
 
-__all__ = ["GraphArrays", "GraphKernel", "bilinear_product", "graph_arrays", "stack_graphs", "normalize_gram"]
+__all__ = ["GraphArrays", "GraphKernel", "bilinear_product", "check_graphs", "graph_arrays", "stack_graphs", "normalize_gram"]
 
 
 class GraphArrays:
@@ -77,7 +77,7 @@ class GraphArrays:
         return int(self.labels.size)
 
 
-def _as_heterodata(graph: Any, index: int) -> HeteroData:
+def _as_heterodata(graph: Any, index: int, name: str = "graphs") -> HeteroData:
     if isinstance(graph, HeteroData):
         return graph
     if type(graph).__name__ == "Graph" and type(graph).__module__.startswith("grakel"):
@@ -85,7 +85,7 @@ def _as_heterodata(graph: Any, index: int) -> HeteroData:
 
         return from_grakel(graph)
     raise ValueError(
-        f"graphs[{index}]: expected a torch_geometric HeteroData scene graph or a grakel.Graph, "
+        f"{name}[{index}]: expected a torch_geometric HeteroData scene graph or a grakel.Graph, "
         f"got {type(graph).__name__}"
     )
 
@@ -94,42 +94,57 @@ _EMPTY_LONG = torch.zeros(0, dtype=torch.long)
 _EMPTY_EI = torch.zeros(2, 0, dtype=torch.long)
 
 
-def _integer(t: Any, index: int, field: str) -> Tensor:
+def _integer(t: Any, index: int, field: str, name: str = "graphs") -> Tensor:
     """``t`` if it is an integer tensor; float, bool or complex ids are refused, never truncated."""
     if not isinstance(t, Tensor):
-        raise ValueError(f"graphs[{index}]: {field} must be a torch tensor of integer ids, got {type(t).__name__}")
+        raise ValueError(f"{name}[{index}]: {field} must be a torch tensor of integer ids, got {type(t).__name__}")
     if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
         raise ValueError(
-            f"graphs[{index}]: {field} has dtype {t.dtype}; the kernels need integer ids (torch.long) and do "
+            f"{name}[{index}]: {field} has dtype {t.dtype}; the kernels need integer ids (torch.long) and do "
             "not truncate other values: convert the graph with sgkit.data.from_triplets or check it with "
             "sgkit.data.validate"
         )
     return t
 
 
-def _tensors(graph: Any, index: int) -> tuple[Tensor, Tensor, Tensor]:
+def _tensors(graph: Any, index: int, name: str = "graphs") -> tuple[Tensor, Tensor, Tensor]:
     """``(labels [N], edge_index [2, E], predicates [E])`` long tensors of one graph."""
-    graph = _as_heterodata(graph, index)
+    graph = _as_heterodata(graph, index, name)
     store = graph[NODE]
     if "label" not in store:
-        raise ValueError(f"graphs[{index}]: object.label is missing")
-    labels = _integer(store["label"], index, "object.label").reshape(-1)
+        raise ValueError(f"{name}[{index}]: object.label is missing")
+    labels = _integer(store["label"], index, "object.label", name).reshape(-1)
     if EDGE in graph.edge_types:
         rel = graph[EDGE]
         if "edge_index" in rel:
-            ei = _integer(rel["edge_index"], index, "relation.edge_index")
+            ei = _integer(rel["edge_index"], index, "relation.edge_index", name)
             if ei.dim() != 2 or ei.size(0) != 2:
-                raise ValueError(f"graphs[{index}]: relation.edge_index must have shape [2, E], got {list(ei.shape)}")
+                raise ValueError(f"{name}[{index}]: relation.edge_index must have shape [2, E], got {list(ei.shape)}")
             if "label" in rel:
-                pred = _integer(rel["label"], index, "relation.label").reshape(-1)
+                pred = _integer(rel["label"], index, "relation.label", name).reshape(-1)
             else:
                 pred = torch.zeros(ei.size(1), dtype=torch.long)
             if pred.numel() != ei.size(1):
                 raise ValueError(
-                    f"graphs[{index}]: relation.label has {pred.numel()} entries for {ei.size(1)} edges"
+                    f"{name}[{index}]: relation.label has {pred.numel()} entries for {ei.size(1)} edges"
                 )
             return labels, ei, pred
     return labels, _EMPTY_EI, _EMPTY_LONG
+
+
+def check_graphs(graphs: Sequence[Any], name: str = "graphs") -> None:
+    """Check the types and id dtypes of a graph list, naming the list (e.g. ``"X"``) in errors.
+
+    Cheap (no copies): every graph must be a scene graph with integer ``object.label``,
+    ``relation.edge_index`` and ``relation.label`` tensors.
+
+    Raises:
+        ValueError: as ``"{name}[{i}]: {field} ..."``.
+    """
+    if isinstance(graphs, (HeteroData, str, bytes)) or not isinstance(graphs, Sequence):
+        raise ValueError(f"{name}: expected a sequence (list) of scene graphs, got {type(graphs).__name__}")
+    for i, g in enumerate(graphs):
+        _tensors(g, i, name)
 
 
 def graph_arrays(graph: Any, index: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -31,6 +31,8 @@ import numpy as np
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
+from sgkit.kernels.base import check_graphs
+
 __all__ = ["mmd", "mmd_from_gram", "mmd_from_sums", "MMD", "check_same_vocabulary"]
 
 _ESTIMATORS = ("unbiased", "biased")
@@ -244,6 +246,9 @@ def mmd(
     n, m = len(X), len(Y)
     if n < 1 or m < 1:
         raise ValueError(f"X and Y must be non-empty, got len(X)={n}, len(Y)={m}")
+    if hasattr(kernel, "iter_gram_blocks"):  # a kernel of sgkit.kernels: scene graphs with integer ids
+        check_graphs(X, "X")
+        check_graphs(Y, "Y")
     check_same_vocabulary(X, Y)
     s_xx, t_xx, s_yy, t_yy, s_xy = _block_sums(X, Y, kernel, block_size, progress)
     return mmd_from_sums(s_xx, t_xx, s_yy, t_yy, s_xy, n, m, estimator)

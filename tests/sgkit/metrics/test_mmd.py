@@ -213,3 +213,22 @@ def test_linear_memory_sums_equal_gram_blocks(kernel) -> None:
     n = len(X)
     expected = (gram[:n, :n].sum(), np.trace(gram[:n, :n]), gram[n:, n:].sum(), np.trace(gram[n:, n:]), gram[:n, n:].sum())
     np.testing.assert_allclose(fast, expected, rtol=1e-12, atol=1e-10)
+
+
+def test_graphs_with_float_ids_are_refused_by_every_graph_metric() -> None:
+    """Graphs that skipped validate(): float labels or edge indices are an error, never truncated."""
+    import torch
+
+    from sgkit.metrics import degree_mmd, object_occurrence
+
+    bad = from_triplets([0, 1, 2], [(0, 0, 1), (1, 1, 2)])
+    bad["object", "relation", "object"].edge_index = torch.tensor([[0.0, 1.7], [1.0, 2.0]])
+    good = X[:3]
+    with pytest.raises(ValueError, match=r"Y\[2\]: relation.edge_index has dtype torch.float32"):
+        mmd(good, good[:2] + [bad], ObjectSetKernel())
+    with pytest.raises(ValueError, match="relation.edge_index has dtype torch.float32"):
+        degree_mmd(good, [bad, bad])
+    bad2 = from_triplets([0, 1], [])
+    bad2["object"].label = torch.tensor([0.0, 1.7])
+    with pytest.raises(ValueError, match="object.label has dtype torch.float32"):
+        object_occurrence([bad2], num_classes=3)
