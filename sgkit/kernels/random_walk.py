@@ -40,11 +40,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .base import GraphArrays, GraphKernel, bilinear_product, graph_arrays, stack_graphs
+from .base import GraphKernel, bilinear_product, stack_graphs
+from .random_walk_pair import MODES as _MODES
+from .random_walk_pair import random_walk_pair
+from .random_walk_pair import reduce_last as _reduce_last
+from .walk_memory import BYTES_PER_EXTENSION as _BYTES_PER_EXTENSION
+from .walk_memory import BYTES_PER_STATE as _BYTES_PER_STATE
+from .walk_memory import gib as _gib
+from .walk_memory import walk_count_bound as _walk_count_bound
 
 __all__ = ["DEFAULT_MAX_MEMORY", "RandomWalkKernel", "random_walk_pair"]
 
-_MODES = ("usggen", "thesis")
 DEFAULT_MAX_MEMORY = float(2**31)
 _I64_MAX = np.iinfo(np.int64).max
 
@@ -85,44 +91,6 @@ def _check_radix(*factors: int) -> None:
             "use a shorter walk_length"
         )
 
-
-def _reduce_last(ga: GraphArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep one edge per ordered pair: the last one in edge order (as ``to_xf(multi_edge='last')``)."""
-    if ga.src.size == 0:
-        return ga.src, ga.dst, ga.pred
-    key = ga.src * max(ga.num_nodes, 1) + ga.dst
-    _, first_rev = np.unique(key[::-1], return_index=True)
-    keep = np.sort(key.size - 1 - first_rev)
-    return ga.src[keep], ga.dst[keep], ga.pred[keep]
-
-
-# memory model of the dynamic programme (measured with tracemalloc, rounded up): every walk
-# extension (state x out-edge) of a level holds about a dozen int64/float64 temporaries while the
-# level is built, and every retained (end node, label sequence) state keeps its ids, its value and
-# its share of the level's sparse feature matrices.
-_BYTES_PER_EXTENSION = 128
-_BYTES_PER_STATE = 96
-
-
-def _gib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:.3g} GiB"
-
-
-def _walk_count_bound(ga: GraphArrays, src: np.ndarray, dst: np.ndarray, walk_length: int) -> float:
-    """Upper bound of the DP's memory in bytes: every walk its own state (float, may be ``inf``)."""
-    if ga.num_nodes == 0:
-        return 0.0
-    w = np.ones(ga.num_nodes, dtype=np.float64)
-    outdeg = np.bincount(src, minlength=ga.num_nodes).astype(np.float64)
-    total = _BYTES_PER_STATE * float(w.sum())
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(1, walk_length):
-            total += _BYTES_PER_EXTENSION * float(w @ outdeg)
-            w = np.bincount(dst, weights=w[src], minlength=ga.num_nodes)
-            total += _BYTES_PER_STATE * float(w.sum())
-            if not np.isfinite(total):
-                return float("inf")
-    return total
 
 
 def _walk_features(
@@ -405,59 +373,3 @@ class RandomWalkKernel(GraphKernel):
         out.right_t = out.right.T.tocsr()
         out.levels, out.blocks, out.diag = feats.levels, feats.blocks, feats.diag[rows]
         return out
-
-
-def random_walk_pair(
-    a: Any,
-    b: Any,
-    *,
-    walk_length: int = 3,
-    mode: str = "usggen",
-    node_normalization: bool = True,
-    edge_labels: bool = True,
-) -> float:
-    r"""Unnormalised random-walk kernel of ONE pair by the product-graph recursion (slow reference).
-
-    :math:`K_0(r, s) = k_N(r, s)`, :math:`K_t(r, s) = k_N(r, s) \sum_e (A_e K_{t-1} B_e^\top)_{rs}`
-    (``A_e`` the count adjacency of predicate ``e``; in ``"usggen"`` mode 0/1 after reducing
-    multi-edges to the last one, and the neighbour sum replaced by 0.5 where ``r`` or ``s`` has no
-    outgoing edge), :math:`k = \sum_{r,s} K_{p-1}(r, s)`. Cost :math:`O(p |E_a| |V_b|^2)` per pair;
-    use :class:`RandomWalkKernel` for Gram matrices.
-    """
-    if mode not in _MODES:
-        raise ValueError(f"mode: expected one of {_MODES}, got {mode!r}")
-    parts = []
-    for g in (a, b):
-        lab, s, d, p = graph_arrays(g)
-        if mode == "usggen" and s.size:
-            ga = GraphArrays(lab, np.array([0, lab.size]), s, d, p)
-            s, d, p = _reduce_last(ga)
-        if not edge_labels:
-            p = np.zeros_like(p)
-        if node_normalization and lab.size:
-            _, inv, cnt = np.unique(lab, return_inverse=True, return_counts=True)
-            sig = 1.0 / cnt[inv.reshape(-1)]
-        else:
-            sig = np.ones(lab.size)
-        parts.append((lab, s, d, p, sig))
-    (la, sa, da, pa, siga), (lb, sb, db, pb, sigb) = parts
-    k0 = np.outer(siga, sigb) * (la[:, None] == lb[None, :])
-    preds = np.intersect1d(pa, pb)
-    mats = []
-    for e in preds:
-        am = np.zeros((la.size, la.size))
-        np.add.at(am, (sa[pa == e], da[pa == e]), 1.0)
-        bm = np.zeros((lb.size, lb.size))
-        np.add.at(bm, (sb[pb == e], db[pb == e]), 1.0)
-        mats.append((am, bm))
-    if mode == "usggen":
-        dead = (np.bincount(sa, minlength=la.size) == 0)[:, None] | (np.bincount(sb, minlength=lb.size) == 0)[None, :]
-    k = k0
-    for _ in range(1, walk_length):
-        nsum = np.zeros_like(k0)
-        for am, bm in mats:
-            nsum += am @ k @ bm.T
-        if mode == "usggen":
-            nsum = np.where(dead, 0.5, nsum)
-        k = k0 * nsum
-    return float(k.sum())
