@@ -74,17 +74,21 @@ _EMPTY_LONG = torch.zeros(0, dtype=torch.long)
 _EMPTY_EI = torch.zeros(2, 0, dtype=torch.long)
 
 
+_INT_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
+
+
 def _integer(t: Any, index: int, field: str, name: str = "graphs") -> Tensor:
     """``t`` if it is an integer tensor; float, bool or complex ids are refused, never truncated."""
+    dtype = getattr(t, "dtype", None)
+    if dtype in _INT_DTYPES and isinstance(t, Tensor):
+        return t
     if not isinstance(t, Tensor):
         raise ValueError(f"{name}[{index}]: {field} must be a torch tensor of integer ids, got {type(t).__name__}")
-    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-        raise ValueError(
-            f"{name}[{index}]: {field} has dtype {t.dtype}; the kernels need integer ids (torch.long) and do "
-            "not truncate other values: convert the graph with sgkit.data.from_triplets or check it with "
-            "sgkit.data.validate"
-        )
-    return t
+    raise ValueError(
+        f"{name}[{index}]: {field} has dtype {dtype}; the kernels need integer ids (torch.long) and do "
+        "not truncate other values: convert the graph with sgkit.data.from_triplets or check it with "
+        "sgkit.data.validate"
+    )
 
 
 def _tensors(graph: Any, index: int, name: str = "graphs") -> tuple[Tensor, Tensor, Tensor]:

@@ -24,6 +24,7 @@ Gram matrix of :math:`X \cup Y` is computed block by block (bounded memory, see
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,6 @@ import numpy as np
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from sgkit.kernels.base import check_graphs
 
 __all__ = ["mmd", "mmd_from_gram", "mmd_from_sums", "MMD", "check_same_vocabulary"]
 
@@ -109,6 +109,16 @@ def check_same_vocabulary(X: Sequence[Any], Y: Sequence[Any]) -> None:
         f"{_describe(vy)}{_first_difference(vx, vy)}; encode both sets with one vocabulary "
         "(e.g. load the second file with the first file's vocabulary and on_unknown='add')"
     )
+
+
+def _name_set(exc: ValueError, n: int) -> ValueError:
+    """``graphs[i]`` of the joint list ``X + Y`` in a kernel's message -> ``X[i]`` or ``Y[i - n]``."""
+    match = re.match(r"graphs\[(\d+)\]", str(exc))
+    if match is None:
+        return exc
+    i = int(match.group(1))
+    where = f"X[{i}]" if i < n else f"Y[{i - n}]"
+    return ValueError(where + str(exc)[match.end() :])
 
 
 def _check_estimator(estimator: str) -> None:
@@ -246,11 +256,11 @@ def mmd(
     n, m = len(X), len(Y)
     if n < 1 or m < 1:
         raise ValueError(f"X and Y must be non-empty, got len(X)={n}, len(Y)={m}")
-    if hasattr(kernel, "iter_gram_blocks"):  # a kernel of sgkit.kernels: scene graphs with integer ids
-        check_graphs(X, "X")
-        check_graphs(Y, "Y")
     check_same_vocabulary(X, Y)
-    s_xx, t_xx, s_yy, t_yy, s_xy = _block_sums(X, Y, kernel, block_size, progress)
+    try:
+        s_xx, t_xx, s_yy, t_yy, s_xy = _block_sums(X, Y, kernel, block_size, progress)
+    except ValueError as exc:
+        raise _name_set(exc, n) from exc
     return mmd_from_sums(s_xx, t_xx, s_yy, t_yy, s_xy, n, m, estimator)
 
 
