@@ -79,3 +79,18 @@ __all__ = [
     "to_xf",
     "validate",
 ]
+
+# real-data loaders (Visual Genome, COCO, SIMSG CLEVR edit pairs) and the VG150 rank table
+from .clevr_edits import load_clevr_edit_pairs  # noqa: E402
+from .coco import load_coco_scene_graphs  # noqa: E402
+from .orderings import vg150_object_ranks  # noqa: E402
+from .visual_genome import SCENEGRAPHGEN_PREPARATION, prepare_scene_graphs, read_vg_sgg_dicts  # noqa: E402
+
+__all__ += [
+    "SCENEGRAPHGEN_PREPARATION",
+    "load_clevr_edit_pairs",
+    "load_coco_scene_graphs",
+    "prepare_scene_graphs",
+    "read_vg_sgg_dicts",
+    "vg150_object_ranks",
+]

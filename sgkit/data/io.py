@@ -7,11 +7,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
 from torch_geometric.data import HeteroData
 
 from ._checks import as_graph_list, check_max_graphs, read_json
 from .scene_graph import NODE, from_triplets, to_triplets, validate
+from .visual_genome import load_vg_sgg_h5  # noqa: F401  (re-export: the VG-SGG reader lives there)
 from .vocab import UnknownNameError, Vocabulary
 
 __all__ = ["load_sg2im_json", "load_sg2im_json_files", "save_sg2im_json", "load_vg_sgg_h5"]
@@ -256,77 +256,3 @@ def save_sg2im_json(graphs: Sequence[HeteroData], path: str | os.PathLike, vocab
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-
-
-def load_vg_sgg_h5(
-    h5_path: str | os.PathLike,
-    dicts_path: str | os.PathLike,
-    *,
-    split: str = "train",
-    box_scale: int = 1024,
-    image_sizes: Sequence[tuple[int, int]] | None = None,
-    max_graphs: int | None = None,
-) -> tuple[list[HeteroData], Vocabulary]:
-    """Read Visual Genome scene graphs in the VG-SGG h5 + dicts format (Xu et al. 2017).
-
-    The h5 file holds ``split`` (0 train, 2 test), ``img_to_first_box``/``img_to_last_box``,
-    ``img_to_first_rel``/``img_to_last_rel``, ``labels`` (1-based), ``boxes_{box_scale}``
-    (centre x, centre y, width, height, longer image side scaled to ``box_scale``),
-    ``relationships`` (absolute box indices) and ``predicates`` (1-based). Ids become 0-based.
-
-    Args:
-        h5_path: ``VG-SGG-with-attri.h5``.
-        dicts_path: ``VG-SGG-dicts-with-attri.json``.
-        split: ``"train"`` or ``"test"``.
-        box_scale: the ``boxes_*`` variant to read (1024 or 512).
-        image_sizes: optional ``(width, height)`` per image of the split for exact box
-            normalisation; without it boxes are divided by ``box_scale`` (exact for square images).
-        max_graphs: read at most this many graphs.
-
-    Returns:
-        ``(graphs, vocab)``.
-    """
-    from sgkit._imports import require
-
-    require("WITH_H5PY", "reading VG-SGG h5 files")
-    import h5py
-    import numpy as np
-
-    if split not in ("train", "test"):
-        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
-    vocab = Vocabulary.from_vg_sgg_dicts(dicts_path)
-    with h5py.File(h5_path, "r") as f:
-        mask = f["split"][:] == (0 if split == "train" else 2)
-        idx = np.flatnonzero(mask)
-        if max_graphs is not None:
-            idx = idx[:max_graphs]
-        fb, lb = f["img_to_first_box"][:], f["img_to_last_box"][:]
-        fr, lr = f["img_to_first_rel"][:], f["img_to_last_rel"][:]
-        labels_all = f["labels"][:, 0]
-        boxes_all = f[f"boxes_{box_scale}"][:].astype(np.float64)
-        rels_all, preds_all = f["relationships"][:], f["predicates"][:, 0]
-    graphs = []
-    for k, i in enumerate(idx):
-        if fb[i] < 0:
-            graphs.append(from_triplets([], []))
-            continue
-        b0, b1 = int(fb[i]), int(lb[i]) + 1
-        lab = labels_all[b0:b1] - 1
-        cxcywh = boxes_all[b0:b1]
-        xyxy = np.stack(
-            [cxcywh[:, 0] - cxcywh[:, 2] / 2, cxcywh[:, 1] - cxcywh[:, 3] / 2,
-             cxcywh[:, 0] + cxcywh[:, 2] / 2, cxcywh[:, 1] + cxcywh[:, 3] / 2], axis=1)
-        if image_sizes is not None:
-            w, h = image_sizes[k]
-            s = box_scale / max(w, h)
-            xyxy = xyxy / np.array([w * s, h * s, w * s, h * s])
-        else:
-            xyxy = xyxy / box_scale
-        xyxy = np.clip(xyxy, 0.0, 1.0)
-        trips = []
-        if fr[i] >= 0:
-            r0, r1 = int(fr[i]), int(lr[i]) + 1
-            for (s, o), p in zip(rels_all[r0:r1], preds_all[r0:r1]):
-                trips.append((int(s) - b0, int(p) - 1, int(o) - b0))
-        graphs.append(from_triplets(torch.as_tensor(lab, dtype=torch.long), trips, boxes=torch.as_tensor(xyxy, dtype=torch.float)))
-    return graphs, vocab

@@ -186,20 +186,16 @@ class Vocabulary:
 
     @classmethod
     def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
-        """Load the VG-SGG dict file (``VG-SGG-dicts-with-attri.json``, 1-based ``idx_to_*`` maps).
+        """Load the vocabulary of a VG-SGG dict file (``VG-SGG-dicts-with-attri.json``).
 
-        The 1-based ids of the file become 0-based ids here (file id ``k`` -> ``k - 1``).
+        Names are ordered by the file's own ids (1-based in the released file, 0-based or with
+        gaps elsewhere); :func:`sgkit.data.visual_genome.read_vg_sgg_dicts` also returns the maps
+        from file ids to vocabulary ids, which a reader of ids stored in that file needs. Object
+        ranks come from the VG150 rank table when it knows every name.
         """
-        d = _load_json(path)
-        for key in ("idx_to_label", "idx_to_predicate"):
-            if key not in d:
-                raise ValueError(f"{key}: missing from the VG-SGG dict file")
+        from .visual_genome import read_vg_sgg_dicts
 
-        def ordered(key: str) -> list[str]:
-            table = d.get(key, {})
-            return [table[k] for k in sorted(table, key=int)]
-
-        return cls(ordered("idx_to_label"), ordered("idx_to_predicate"), ordered("idx_to_attribute"))
+        return read_vg_sgg_dicts(path)[0]
 
     @classmethod
     def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
