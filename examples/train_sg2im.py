@@ -29,24 +29,7 @@ from sgkit.datasets import ShapesWorld
 from sgkit.metrics.object_check import category_colours, evaluate_generation
 from sgkit.models import SG2Im, SG2ImConfig
 from sgkit.models.distributed import is_main_process, world_size
-
-
-def _plot_losses(history: list[dict], path: str) -> str:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.add_subplot()
-    for key in ("total", "image_l1", "d_img", "d_obj"):
-        values = [h[key] for h in history if key in h]
-        if values:
-            ax.plot(range(1, len(values) + 1), values, label=key)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title("SG2Im training losses")
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+from sgkit.viz import plot_training_curves
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -90,7 +73,9 @@ def main(argv: list[str] | None = None) -> dict:
         results = {"preset": args.preset, "steps": len(model.history), "processes": world_size(),
                    "global_batch_size": args.batch_size, "seconds": seconds,
                    "test": evaluate_generation(model, test, colours, seed=args.seed),
-                   "files": [_plot_losses(model.history, os.path.join(args.out, "losses.png")),
+                   "files": [plot_training_curves(model.history, os.path.join(args.out, "losses.png"),
+                                                  keys=("total", "image_l1", "d_img", "d_obj"),
+                                                  title="SG2Im training losses"),
                              os.path.join(args.out, "samples_final.png"), os.path.join(args.out, "sg2im.pt")]}
         with open(os.path.join(args.out, "results.json"), "w") as fh:
             json.dump(results, fh, indent=2)

@@ -25,6 +25,7 @@ __all__ = [
     "plot_nll_histograms",
     "plot_scene",
     "plot_scene_grid",
+    "plot_training_curves",
     "save_image_grid",
 ]
 
@@ -292,3 +293,47 @@ def plot_nll_histograms(
     fig.savefig(path, dpi=100)
     return os.fspath(path)
 
+
+
+def plot_training_curves(
+    history: Sequence[Mapping[str, float]],
+    path: str | os.PathLike,
+    *,
+    keys: Sequence[str] | None = None,
+    title: str = "training losses",
+    xlabel: str = "step",
+) -> str:
+    """Loss curves of a training history (one dict of statistics per step or epoch), saved to ``path``.
+
+    Drawn on a :class:`matplotlib.figure.Figure` (the user's backend is left alone); the legend
+    sits outside the axes so it never covers a curve.
+
+    Args:
+        history: e.g. ``model.history`` of an image model or ``model.history_`` of SceneGraphGen.
+        path: output image file.
+        keys: the statistics to draw (default: every numeric key but ``step`` and ``epoch``).
+        title: figure title.
+        xlabel: label of the horizontal axis.
+
+    Returns:
+        ``path`` as a string.
+    """
+    from matplotlib.figure import Figure
+
+    if keys is None:
+        keys = [k for k in dict.fromkeys(k for h in history for k in h) if k not in ("step", "epoch")]
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.add_subplot()
+    for key in keys:
+        values = [(i + 1, float(h[key])) for i, h in enumerate(history) if key in h]
+        if values:
+            xs, ys = zip(*values)
+            ax.plot(xs, ys, label=key)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    if ax.lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return os.fspath(path)
