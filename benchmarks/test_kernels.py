@@ -7,6 +7,9 @@ Groups (each compares contenders in the same run; ``extra_info`` carries pairs/s
   ``RandomWalkLabeled(p=2, lamda=1, method_type="baseline")`` minus ``p=1`` on the equivalent
   configuration (no node normalisation, no edge labels, walks of 3 nodes; 20 x 20 subset),
   and our kernel on that same configuration.
+* ``rw-guard``: random-walk features of 2,000 graphs with the memory guard (default
+  ``max_memory``: walk-count bound, per-level checks when it is exceeded) vs without it
+  (``max_memory=None``), plus the id-dtype check of :func:`sgkit.kernels.base.check_graphs`.
 * ``objset-gram``: object-set Gram of 2,000 graphs vs the per-pair formula (100 x 100 subset).
 * ``mmd-20k``: MMD between 20,000 and 20,000 graphs in linear memory (stretch goal; tracemalloc
   peak reported); ``mmd-5k-paths``: that sorted-prefix-sum path vs explicit Gram blocks.
@@ -49,6 +52,20 @@ def test_rw_gram_2000_fast(benchmark, graphs_2000, mode: str) -> None:
     _rate(benchmark, 2000 * 2000)
 
 
+@pytest.mark.parametrize("guard", ["default", "none"])
+def test_rw_features_memory_guard(benchmark, graphs_2000, guard: str) -> None:
+    benchmark.group = "rw-guard"
+    kern = RandomWalkKernel() if guard == "default" else RandomWalkKernel(max_memory=None)
+    benchmark.pedantic(kern.fit, args=(graphs_2000,), rounds=5, iterations=1)
+
+
+def test_rw_guard_dtype_check(benchmark, graphs_2000) -> None:
+    from sgkit.kernels.base import check_graphs
+
+    benchmark.group = "rw-guard"
+    benchmark.pedantic(check_graphs, args=(graphs_2000, "X"), rounds=5, iterations=1)
+
+
 @pytest.mark.parametrize("mode", ["usggen", "thesis"])
 def test_rw_pairs_slow_recursion(benchmark, graphs_2000, mode: str) -> None:
     benchmark.group = "rw-gram"
@@ -86,14 +103,14 @@ def test_rw_grakel_equivalent(benchmark, graphs_2000) -> None:
         return two - one
 
     k = benchmark.pedantic(grakel_walks3, rounds=1, iterations=1)
-    ours = RandomWalkKernel(normalize=False, node_normalization=False, edge_labels=False).fit_transform(sub)
+    ours = RandomWalkKernel(mode="thesis", normalize=False, node_normalization=False, edge_labels=False).fit_transform(sub)
     np.testing.assert_allclose(ours, k, rtol=1e-9, atol=1e-9)
     _rate(benchmark, len(sub) ** 2)
 
 
 def test_rw_ours_equivalent_config_2000(benchmark, graphs_2000) -> None:
     benchmark.group = "rw-gram"
-    kern = RandomWalkKernel(normalize=False, node_normalization=False, edge_labels=False)
+    kern = RandomWalkKernel(mode="thesis", normalize=False, node_normalization=False, edge_labels=False)
     benchmark.pedantic(kern.fit_transform, args=(graphs_2000,), rounds=3, iterations=1)
     _rate(benchmark, 2000 * 2000)
 

@@ -64,7 +64,7 @@ def test_bench_crops_sg2im_grid_sample(benchmark, crop_inputs) -> None:
 @pytest.fixture(scope="module")
 def scene_batch():
     from sgkit.datasets import ShapesWorld
-    from sgkit.models.sg2im import collate_scenes
+    from sgkit.data.batch import collate_scenes
 
     ds = ShapesWorld(8, seed=0, progress=False)
     return collate_scenes([ds[i] for i in range(8)], need_boxes=True, need_images=True)
@@ -73,7 +73,7 @@ def scene_batch():
 def _train_step_bench(benchmark, preset: str, batch) -> None:
     import warnings
 
-    from sgkit.models.sg2im import SG2Im, SG2ImConfig
+    from sgkit.models import SG2Im, SG2ImConfig
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,24 +1,47 @@
-"""Optional-dependency flags for medkit (one place for the whole distribution: :mod:`sgkit._imports`)."""
-from sgkit._imports import (  # noqa: F401
-    WITH_DGL,
-    WITH_FLWR,
-    WITH_H5PY,
-    WITH_MLXTEND,
-    WITH_MONAI,
-    WITH_NIBABEL,
-    WITH_SKIMAGE,
-    WITH_TORCH_SCATTER,
-    require,
-)
+"""Optional dependencies of medkit, detected in one place.
 
-__all__ = [
-    "WITH_DGL",
-    "WITH_FLWR",
-    "WITH_H5PY",
-    "WITH_MLXTEND",
-    "WITH_MONAI",
-    "WITH_NIBABEL",
-    "WITH_SKIMAGE",
-    "WITH_TORCH_SCATTER",
-    "require",
-]
+Each extra medkit can use is probed once (without importing it) and exposed as a ``WITH_*`` flag;
+code that needs one calls :func:`require`, which raises an :class:`ImportError` naming the pip
+extra to install.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+__all__ = ["WITH_MONAI", "WITH_NIBABEL", "require"]
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # pragma: no cover - broken installs
+        return False
+
+
+WITH_MONAI: bool = _has("monai")
+WITH_NIBABEL: bool = _has("nibabel")
+
+_EXTRA_OF = {"WITH_MONAI": ("monai", "test"), "WITH_NIBABEL": ("nibabel", "data")}
+
+
+def require(flag: str, what: str | None = None) -> None:
+    """Raise a helpful :class:`ImportError` when an optional dependency is missing.
+
+    Args:
+        flag: name of a ``WITH_*`` flag of this module, e.g. ``"WITH_NIBABEL"``.
+        what: optional description of the feature that needs it (for the message).
+
+    Raises:
+        KeyError: if ``flag`` is not a known flag.
+        ImportError: if the dependency is not installed; the message names the pip extra.
+    """
+    if flag not in _EXTRA_OF:
+        raise KeyError(f"unknown optional-dependency flag {flag!r}; known: {sorted(_EXTRA_OF)}")
+    if globals()[flag]:
+        return
+    module, extra = _EXTRA_OF[flag]
+    feature = f" for {what}" if what else ""
+    raise ImportError(
+        f"the optional dependency {module!r} is needed{feature} but is not installed; "
+        f"install it with: pip install 'graphkits[{extra}]'"
+    )

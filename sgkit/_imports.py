@@ -1,6 +1,6 @@
-"""Detection of optional dependencies, in one place.
+"""Optional dependencies of sgkit, detected in one place.
 
-Every optional extra the toolkit can use is probed once here and exposed as a ``WITH_*`` flag.
+Every optional extra sgkit can use is probed once here and exposed as a ``WITH_*`` flag.
 Code that needs an extra calls :func:`require`, which raises an :class:`ImportError` naming the
 pip extra to install.
 """
@@ -10,12 +10,8 @@ import importlib.util
 
 __all__ = [
     "WITH_DGL",
-    "WITH_FLWR",
     "WITH_TORCH_SCATTER",
-    "WITH_MONAI",
-    "WITH_NIBABEL",
     "WITH_SKIMAGE",
-    "WITH_MLXTEND",
     "WITH_H5PY",
     "WITH_GRAKEL",
     "require",
@@ -30,23 +26,15 @@ def _has(module: str) -> bool:
 
 
 WITH_DGL: bool = _has("dgl")
-WITH_FLWR: bool = _has("flwr")
 WITH_TORCH_SCATTER: bool = _has("torch_scatter")
-WITH_MONAI: bool = _has("monai")
-WITH_NIBABEL: bool = _has("nibabel")
 WITH_SKIMAGE: bool = _has("skimage")
-WITH_MLXTEND: bool = _has("mlxtend")
 WITH_H5PY: bool = _has("h5py")
 WITH_GRAKEL: bool = _has("grakel")
 
 _EXTRA_OF = {
     "WITH_DGL": ("dgl", "dgl"),
-    "WITH_FLWR": ("flwr", "flower"),
     "WITH_TORCH_SCATTER": ("torch_scatter", "scatter"),
-    "WITH_MONAI": ("monai", "test"),
-    "WITH_NIBABEL": ("nibabel", "data"),
     "WITH_SKIMAGE": ("skimage", "data"),
-    "WITH_MLXTEND": ("mlxtend", "data"),
     "WITH_H5PY": ("h5py", "data"),
     "WITH_GRAKEL": ("grakel", "all"),
 }

@@ -294,13 +294,16 @@ def stage_evaluate(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
     for name, graphs in rows:
         reference = test[half:] if name == "test_vs_test" else test
         m_node = 1e3 * mmd(graphs, reference, ObjectSetKernel())
-        m_graph = 1e3 * mmd(graphs, reference, RandomWalkKernel())
-        m_graph2 = 1e3 * mmd(graphs, reference, RandomWalkKernel(walk_length=2))
+        m_graph = 1e3 * mmd(graphs, reference, RandomWalkKernel())  # usggen: the published numbers
+        m_graph_t = 1e3 * mmd(graphs, reference, RandomWalkKernel(mode="thesis"))
+        m_graph2 = 1e3 * mmd(graphs, reference, RandomWalkKernel(walk_length=2, mode="thesis"))
         target = res["reference"] if name == "test_vs_test" else res.setdefault(name, {})
-        target.update({"mmd_node": m_node, "mmd_graph": m_graph, "mmd_graph_p2": m_graph2})
+        target.update(
+            {"mmd_node": m_node, "mmd_graph": m_graph, "mmd_graph_thesis": m_graph_t, "mmd_graph_p2": m_graph2}
+        )
         _log(
             f"MMD x1e3 vs held-out graphs  {name:>14s}: node {m_node:8.3f}   graph {m_graph:8.3f}   "
-            f"graph (walks of 2 nodes) {m_graph2:8.3f}"
+            f"graph (thesis formula) {m_graph_t:8.3f}   graph (walks of 2 nodes) {m_graph2:8.3f}"
         )
     # ---- anomaly detection (Fig. 10.6)
     sgg, grnn = ctx["models"]["SceneGraphGen"], ctx["models"]["GraphRNN"]
@@ -388,7 +391,7 @@ def stage_images(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         _log("image stage skipped (image_steps=0)")
         return
     from sgkit.datasets import ShapesWorld
-    from sgkit.models.sg2im import demo_stage
+    from sgkit.demo_image import demo_stage
 
     ds = ctx["dataset"]
     n_img = min(cfg.image_scenes, cfg.num_train)
@@ -437,24 +440,28 @@ def stage_report(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         "",
         "## Generation quality (thesis Table 10.1, left): MMD x 1e3 against held-out graphs (lower is better)",
         "",
-        "| model | MMD_node (object set) | MMD_graph (random walk, 3 nodes) | MMD_graph (walks of 2 nodes) |",
-        "|---|---|---|---|",
+        "| model | MMD_node (object set) | MMD_graph (random walk, 3 nodes) | MMD_graph, thesis formula "
+        "| MMD_graph, thesis formula, walks of 2 nodes |",
+        "|---|---|---|---|---|",
     ]
+
+    def row(label: str, r: dict[str, Any]) -> str:
+        cols = ("mmd_node", "mmd_graph", "mmd_graph_thesis", "mmd_graph_p2")
+        return f"| {label} | " + " | ".join(f"{r[c]:.3f}" if c in r else "-" for c in cols) + " |"
+
     for name in ("SceneGraphGen", "GraphRNN", "marginal"):
         if name in res and "mmd_node" in res[name]:
-            r = res[name]
-            lines.append(f"| {name} | {r['mmd_node']:.3f} | {r['mmd_graph']:.3f} | {r['mmd_graph_p2']:.3f} |")
+            lines.append(row(name, res[name]))
     if "reference" in res and "mmd_node" in res["reference"]:
-        r = res["reference"]
-        lines.append(
-            f"| held-out vs held-out (noise floor) | {r['mmd_node']:.3f} | {r['mmd_graph']:.3f} | {r['mmd_graph_p2']:.3f} |"
-        )
+        lines.append(row("held-out vs held-out (noise floor)", res["reference"]))
     lines += [
         "",
-        "MMD_graph uses the random-walk kernel of thesis eq. 10.6-10.9 (walks of 3 nodes, thesis mode). On "
-        "ShapesWorld's sparse graphs (about 5 nodes and 4.5 edges) few 3-node walks exist, so this kernel is "
-        "nearly flat and the column barely separates the models; the 2-node column (single triplets) is the "
-        "informative graph-level comparison here. Values near 0 may be negative (unbiased estimator).",
+        "MMD_node and MMD_graph are the published metrics (the published evaluation code's kernels: "
+        "object-set kernel over the categories present in both graphs, random-walk kernel "
+        '`RandomWalkKernel()` with `mode="usggen"` and walks of 3 nodes, unbiased estimator), the defaults '
+        "of every entry point. The thesis-formula columns use the literal eq. 10.6-10.9 (only complete walks "
+        "count): on sparse graphs few 3-node walks exist, so that column is nearly flat. Values near 0 may "
+        "be negative (unbiased estimator).",
     ]
     if "auroc" in res:
         lines += [

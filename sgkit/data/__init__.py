@@ -1,4 +1,5 @@
 """The scene-graph data model: :class:`~torch_geometric.data.HeteroData` graphs and their IO."""
+from .batch import SceneBatch, check_scenes, collate_scenes
 from .convert import (
     from_dgl,
     from_grakel,
@@ -11,7 +12,8 @@ from .convert import (
     to_xf,
 )
 from .corrupt import corrupt
-from .io import load_sg2im_json, load_vg_sgg_h5, save_sg2im_json
+from ._checks import as_graph_list
+from .io import load_sg2im_json, load_sg2im_json_files, load_vg_sgg_h5, save_sg2im_json
 from .orderings import (
     ORDERINGS,
     bfs_ordering,
@@ -20,7 +22,7 @@ from .orderings import (
     identity_ordering,
     random_ordering,
 )
-from .scene_graph import EDGE, NODE, from_triplets, num_objects, num_relations, to_triplets, validate
+from .scene_graph import EDGE, NODE, SceneGraph, from_triplets, num_objects, num_relations, to_triplets, validate
 from .sequence import (
     GraphSequence,
     SequenceBatch,
@@ -31,9 +33,12 @@ from .sequence import (
     encode_xf,
     uncollate_sequences,
 )
-from .vocab import Vocabulary
+from .vocab import UnknownNameError, Vocabulary
 
 __all__ = [
+    "SceneBatch",
+    "check_scenes",
+    "collate_scenes",
     "ORDERINGS",
     "GraphSequence",
     "SequenceBatch",
@@ -50,7 +55,10 @@ __all__ = [
     "uncollate_sequences",
     "EDGE",
     "NODE",
+    "SceneGraph",
+    "UnknownNameError",
     "Vocabulary",
+    "as_graph_list",
     "corrupt",
     "from_dgl",
     "from_grakel",
@@ -58,6 +66,7 @@ __all__ = [
     "from_triplets",
     "from_xf",
     "load_sg2im_json",
+    "load_sg2im_json_files",
     "load_vg_sgg_h5",
     "num_objects",
     "num_relations",
@@ -69,4 +78,19 @@ __all__ = [
     "to_triplets",
     "to_xf",
     "validate",
+]
+
+# real-data loaders (Visual Genome, COCO, SIMSG CLEVR edit pairs) and the VG150 rank table
+from .clevr_edits import load_clevr_edit_pairs  # noqa: E402
+from .coco import load_coco_scene_graphs  # noqa: E402
+from .orderings import vg150_object_ranks  # noqa: E402
+from .visual_genome import SCENEGRAPHGEN_PREPARATION, prepare_scene_graphs, read_vg_sgg_dicts  # noqa: E402
+
+__all__ += [
+    "SCENEGRAPHGEN_PREPARATION",
+    "load_clevr_edit_pairs",
+    "load_coco_scene_graphs",
+    "prepare_scene_graphs",
+    "read_vg_sgg_dicts",
+    "vg150_object_ranks",
 ]

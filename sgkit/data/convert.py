@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import networkx as nx
@@ -16,7 +17,17 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from .scene_graph import EDGE, NODE, from_triplets, num_relations, to_triplets
+from ._checks import as_index_tensor
+from .scene_graph import (
+    EDGE,
+    NODE,
+    SceneGraph,
+    from_triplets,
+    num_relations,
+    to_triplets,
+    validate,
+)
+from .vocab import Vocabulary
 
 __all__ = [
     "to_networkx",
@@ -34,15 +45,15 @@ _MULTI_EDGE = ("error", "first", "last")
 _NODE_TENSORS = ("mask", "feature", "attribute")  # per-node tensors carried by to_networkx
 
 
-def to_networkx(data: HeteroData) -> nx.MultiDiGraph:
+def to_networkx(data: HeteroData, *, vocab: Vocabulary | None = None) -> nx.MultiDiGraph:
     """Scene graph -> networkx ``MultiDiGraph`` with ``label`` on nodes and edges.
 
-    Boxes, when present, are stored as the node attribute ``box`` (a list of 4 floats); masks,
-    features and attributes as the node attributes ``mask``, ``feature`` and ``attribute`` (one
-    tensor row per node); the image as the graph attribute ``image``. :func:`from_networkx`
-    restores all of them.
+    ``label`` holds ids, or names when ``vocab`` is given. Boxes, when present, are stored as the
+    node attribute ``box`` (a list of 4 floats); masks, features and attributes as the node
+    attributes ``mask``, ``feature`` and ``attribute`` (one tensor row per node); the image as the
+    graph attribute ``image``. :func:`from_networkx` (with the same ``vocab``) restores all of them.
     """
-    labels, trips = to_triplets(data)
+    labels, trips = to_triplets(data, vocab=vocab)
     g = nx.MultiDiGraph()
     store = data[NODE]
     boxes = store.box.tolist() if "box" in store else None
@@ -60,21 +71,42 @@ def to_networkx(data: HeteroData) -> nx.MultiDiGraph:
     return g
 
 
-def from_networkx(g: nx.Graph) -> HeteroData:
-    """networkx graph (any kind) with integer ``label`` attributes -> scene graph.
+def _networkx_error(exc: ValueError, nodes: list[Any], edges: list[Any]) -> ValueError:
+    """``exc`` with ``labels[i]`` / ``triplets[k]`` replaced by the networkx node / edge they come from."""
+    msg = str(exc)
+    m = re.match(r"(labels|triplets)\[(\d+)\](\[\d+\])?: (.*)", msg, re.DOTALL)
+    if m is None:
+        return ValueError(f"networkx graph: {msg}")
+    k = int(m.group(2))
+    if m.group(1) == "labels":
+        return ValueError(f"node {nodes[k]!r}: label: {m.group(4)}")
+    s, o = edges[k][0], edges[k][1]
+    return ValueError(f"edge ({s!r}, {o!r}): label: {m.group(4)}")
 
-    Node attributes ``box``, ``mask``, ``feature`` and ``attribute`` and the graph attribute
-    ``image`` are restored when every node carries them (as :func:`to_networkx` writes them).
+
+def from_networkx(g: nx.Graph, *, vocab: Vocabulary | None = None, on_unknown: str = "error") -> SceneGraph:
+    """networkx graph (any kind) with ``label`` attributes on nodes and edges -> scene graph.
+
+    Labels are integer ids, or names when ``vocab`` is given (all names or all ids among the
+    nodes, and among the edges; see :func:`~sgkit.data.from_triplets`). Node attributes ``box``,
+    ``mask``, ``feature`` and ``attribute`` and the graph attribute ``image`` are restored when
+    every node carries them (as :func:`to_networkx` writes them).
 
     Nodes are renumbered ``0..N-1`` in ``g.nodes`` order. Edges are ordered by their ``eid``
     attribute when every edge has one (as :func:`to_networkx` writes), else in ``g.edges`` order.
+
+    Raises:
+        ValueError: naming the node or edge with a missing or bad label.
+        KeyError: for a name missing from ``vocab`` with ``on_unknown="error"``.
     """
+    if not isinstance(g, nx.Graph):
+        raise ValueError(f"g: expected a networkx graph, got {type(g).__name__}")
     order = {n: i for i, n in enumerate(g.nodes)}
     labels = []
     for n, attrs in g.nodes(data=True):
         if "label" not in attrs:
             raise ValueError(f"node {n!r}: missing 'label' attribute")
-        labels.append(int(attrs["label"]))
+        labels.append(attrs["label"])
     edges = list(g.edges(data=True))
     if edges and all("eid" in a for _, _, a in edges):
         edges.sort(key=lambda e: e[2]["eid"])
@@ -82,7 +114,7 @@ def from_networkx(g: nx.Graph) -> HeteroData:
     for s, o, attrs in edges:
         if "label" not in attrs:
             raise ValueError(f"edge ({s!r}, {o!r}): missing 'label' attribute")
-        trips.append((order[s], int(attrs["label"]), order[o]))
+        trips.append((order[s], attrs["label"], order[o]))
     nodes = [a for _, a in g.nodes(data=True)]
 
     def stacked(key: str):
@@ -91,12 +123,19 @@ def from_networkx(g: nx.Graph) -> HeteroData:
         return torch.stack([torch.as_tensor(a[key]) for a in nodes])
 
     boxes = [a["box"] for a in nodes] if nodes and all("box" in a for a in nodes) else None
-    data = from_triplets(
-        labels, trips, boxes=boxes, masks=stacked("mask"), features=stacked("feature"), image=g.graph.get("image")
-    )
+    try:
+        data = from_triplets(
+            labels, trips, vocab=vocab, on_unknown=on_unknown, boxes=boxes, masks=stacked("mask"),
+            features=stacked("feature"), image=g.graph.get("image"),
+        )
+    except KeyError as exc:
+        raise type(exc)(f"networkx graph: {exc}") from None
+    except ValueError as exc:
+        raise _networkx_error(exc, list(g.nodes), edges) from exc
     attribute = stacked("attribute")
     if attribute is not None:
-        data[NODE].attribute = attribute.long()
+        data[NODE].attribute = as_index_tensor(attribute, "attribute")
+        validate(data, vocab=vocab)
     return data
 
 
@@ -140,13 +179,18 @@ def to_xf(data: HeteroData, multi_edge: str = "error") -> tuple[Tensor, Tensor]:
     return x, f
 
 
-def from_xf(x: Tensor, f: Tensor) -> HeteroData:
+def from_xf(x: Tensor, f: Tensor) -> SceneGraph:
     """Inverse of :func:`to_xf`; edges come out in row-major ``(s, o)`` order."""
-    x = torch.as_tensor(x, dtype=torch.long).reshape(-1)
-    f = torch.as_tensor(f, dtype=torch.long)
+    x = as_index_tensor(x, "X")
+    if x.dim() != 1:
+        raise ValueError(f"X: expected shape [N], got {list(x.shape)}")
+    f = as_index_tensor(f, "F")
     n = x.numel()
     if f.shape != (n, n):
         raise ValueError(f"F: expected shape [{n}, {n}] for {n} nodes, got {list(f.shape)}")
+    if n and int(f.min()) < 0:
+        i, j = (int(v) for v in (f < 0).nonzero()[0])
+        raise ValueError(f"F[{i}, {j}]: expected 0 (no edge) or predicate + 1, got {int(f[i, j])}")
     s, o = f.nonzero(as_tuple=True)
     trips = torch.stack([s, f[s, o] - 1, o], dim=1) if s.numel() else torch.zeros(0, 3, dtype=torch.long)
     return from_triplets(x, trips)
@@ -173,7 +217,7 @@ def to_grakel(data: HeteroData, multi_edge: str = "last") -> Any:
     )
 
 
-def from_grakel(g: Any) -> HeteroData:
+def from_grakel(g: Any) -> SceneGraph:
     """:class:`grakel.Graph` with integer node (and optionally edge) labels -> scene graph.
 
     Edges without an edge label get predicate 0.
@@ -192,8 +236,8 @@ def from_grakel(g: Any) -> HeteroData:
     order = {n: i for i, n in enumerate(nodes)}
     trips = []
     for (s, o), _weight in sorted(g.get_edges(purpose="dictionary")):
-        trips.append((order[s], int(edge_labels.get((s, o), 0)), order[o]))
-    return from_triplets([int(node_labels[n]) for n in nodes], trips)
+        trips.append((order[s], edge_labels.get((s, o), 0), order[o]))
+    return from_triplets([node_labels[n] for n in nodes], trips)
 
 
 def to_dgl(data: HeteroData) -> Any:
@@ -219,7 +263,7 @@ def to_dgl(data: HeteroData) -> Any:
     return g
 
 
-def from_dgl(g: Any) -> HeteroData:
+def from_dgl(g: Any) -> SceneGraph:
     """Inverse of :func:`to_dgl`."""
     from sgkit._imports import require
 
@@ -227,6 +271,6 @@ def from_dgl(g: Any) -> HeteroData:
     s, o = g.edges(etype=EDGE, order="eid")
     labels = g.nodes[NODE].data["label"]
     preds = g.edges[EDGE].data["label"]
-    trips = torch.stack([s.long(), preds.long(), o.long()], dim=1) if s.numel() else []
+    trips = torch.stack([s.long(), as_index_tensor(preds, "relation.label"), o.long()], dim=1) if s.numel() else []
     boxes = g.nodes[NODE].data["box"] if "box" in g.nodes[NODE].data else None
-    return from_triplets(labels.long(), trips, boxes=boxes)
+    return from_triplets(labels, trips, boxes=boxes)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
-from .scene_graph import EDGE, NODE, num_relations
+from ._checks import as_graph_list
+from .scene_graph import EDGE, NODE, num_relations, validate
 
 __all__ = ["corrupt"]
 
@@ -46,7 +47,8 @@ def corrupt(
         New graphs (shallow copies with new ``label`` tensors; other fields shared).
 
     Raises:
-        ValueError: for a fraction outside ``[0, 1]`` or a non-positive vocabulary size.
+        ValueError: for a fraction outside ``[0, 1]``, a non-positive vocabulary size, a single
+            graph instead of a list or an invalid graph (ids outside the vocabulary included).
 
     Example:
         >>> from sgkit.data import from_triplets
@@ -55,12 +57,19 @@ def corrupt(
         >>> int((out[0]["object"].label != g["object"].label).sum()) <= 2
         True
     """
+    graphs = as_graph_list(graphs)
+    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, (int, float, np.integer, np.floating)):
+        raise ValueError(f"fraction: expected a number in [0, 1], got {fraction!r}")
     if not 0.0 <= float(fraction) <= 1.0:
         raise ValueError(f"fraction: expected a value in [0, 1], got {fraction!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes: must be >= 1, got {num_classes!r}")
-    if num_predicates < 1:
-        raise ValueError(f"num_predicates: must be >= 1, got {num_predicates!r}")
+    for name, value in (("num_classes", num_classes), ("num_predicates", num_predicates)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    for k, g in enumerate(graphs):
+        try:
+            validate(g, num_classes=num_classes, num_predicates=num_predicates)
+        except ValueError as exc:
+            raise ValueError(f"graphs[{k}]: {exc}") from exc
     rng = np.random.default_rng(seed)
     out: list[HeteroData] = []
     for g in graphs:

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
 from torch_geometric.data import HeteroData
 
-from .scene_graph import NODE, from_triplets, to_triplets
-from .vocab import Vocabulary
+from ._checks import as_graph_list, check_max_graphs, read_json
+from .scene_graph import NODE, from_triplets, to_triplets, validate
+from .visual_genome import load_vg_sgg_h5  # noqa: F401  (re-export: the VG-SGG reader lives there)
+from .vocab import UnknownNameError, Vocabulary
 
-__all__ = ["load_sg2im_json", "save_sg2im_json", "load_vg_sgg_h5"]
+__all__ = ["load_sg2im_json", "load_sg2im_json_files", "save_sg2im_json", "load_vg_sgg_h5"]
 
 
 # prefixes of from_triplets / validate messages -> the sg2im JSON field they come from
@@ -28,13 +30,17 @@ _JSON_FIELD = {
 }
 
 
-def _json_index(value: Any, where: str) -> int:
-    """A node index read from JSON: an int (or an integral float), never a bool or a string."""
+def _json_index(value: Any, where: str) -> int | float:
+    """A node index read from JSON: an int (or an integral float), never a bool or a string.
+
+    Integral floats are returned unchanged, so that :func:`from_triplets` applies its float rules
+    (a float beyond ``2**24`` is an error naming the value as written).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: expected an integer node index, got {value!r}")
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"{where}: expected an integer node index, got {value!r}")
-    return int(value)
+    return value
 
 
 def _check_sg2im_graph(sg: Any, where: str) -> None:
@@ -61,56 +67,47 @@ def _check_sg2im_graph(sg: Any, where: str) -> None:
         _json_index(r[2], f"{where}.relationships[{j}]")
 
 
-def load_sg2im_json(
-    path: str | os.PathLike,
-    vocab: Vocabulary | None = None,
-    *,
-    on_unknown: str = "error",
-    mapping: Mapping[str, str] | None = None,
-) -> tuple[list[HeteroData], Vocabulary]:
-    """Read an sg2im scene-graph JSON file.
+def _encode(encode: Any, name: str, where: str, on_unknown: str, mapping: Mapping[str, str] | None) -> int:
+    """Id of ``name``; an unknown name raises an error naming the file position and the fixes."""
+    try:
+        return encode(name, on_unknown=on_unknown, mapping=mapping)
+    except KeyError as exc:
+        raise UnknownNameError(
+            f"{where}: {exc}, or load every file at once with load_sg2im_json_files(paths) so that one "
+            "vocabulary holds every name"
+        ) from None
 
-    The format is a list of ``{"objects": [name, ...], "relationships": [[s, "predicate", o], ...]}``
-    (google/sg2im ``scene_graphs/``); an optional ``"boxes"`` list of normalised
-    ``[x0, y0, x1, y1]`` per object is read too. Repeated triplets and several predicates on one
-    ordered pair are kept as they are.
 
-    Args:
-        path: the JSON file.
-        vocab: vocabulary to encode names with. If ``None``, one is built from the names seen in
-            the file (ids in order of first appearance).
-        on_unknown: with a given ``vocab``, ``"error"`` raises :class:`KeyError` naming an unknown
-            name; ``"add"`` appends it to the vocabulary.
-        mapping: optional synonyms ``{unknown name: known name}``.
-
-    Returns:
-        ``(graphs, vocab)``.
-
-    Raises:
-        ValueError: for a malformed graph, as ``"{path}[{k}].{field}: ..."`` where ``k`` is the
-            graph's position in the file and ``field`` the JSON field (``objects``,
-            ``relationships`` or ``boxes``); e.g. a non-integer or out-of-range node index.
-        KeyError: for an unknown name with ``on_unknown="error"``.
-    """
+def _read_sg2im(path: str | os.PathLike, max_graphs: int | None) -> list[Any]:
+    """The checked list of raw sg2im graphs of one file."""
     where = os.fspath(path)
-    with open(path, encoding="utf-8") as fh:
-        raw = json.load(fh)
+    raw = read_json(path)
     if isinstance(raw, Mapping):
         raw = [raw]
     if not isinstance(raw, list):
         raise ValueError(f"{where}: expected a list of scene graphs, got {type(raw).__name__}")
+    if max_graphs is not None:
+        raw = raw[:max_graphs]
     for k, sg in enumerate(raw):
         _check_sg2im_graph(sg, f"{where}[{k}]")
-    if vocab is None:
-        objs = [o for sg in raw for o in sg["objects"]]
-        preds = [r[1] for sg in raw for r in sg.get("relationships", [])]
-        vocab = Vocabulary.from_names(objs, preds)
+    return raw
+
+
+def _sg2im_graphs(
+    raw: list[Any], where: str, vocab: Vocabulary, on_unknown: str, mapping: Mapping[str, str] | None
+) -> list[HeteroData]:
+    """Scene graphs of checked raw sg2im graphs, names encoded with ``vocab``."""
     graphs = []
     for k, sg in enumerate(raw):
-        labels = [vocab.encode_object(o, on_unknown=on_unknown, mapping=mapping) for o in sg["objects"]]
+        at = f"{where}[{k}]"
+        labels = [
+            _encode(vocab.encode_object, o, f"{at}.objects[{i}]", on_unknown, mapping)
+            for i, o in enumerate(sg["objects"])
+        ]
         trips = [
-            (int(r[0]), vocab.encode_predicate(r[1], on_unknown=on_unknown, mapping=mapping), int(r[2]))
-            for r in sg.get("relationships", [])
+            (_json_index(r[0], at), _encode(vocab.encode_predicate, r[1], f"{at}.relationships[{j}]", on_unknown, mapping),
+             _json_index(r[2], at))
+            for j, r in enumerate(sg.get("relationships", []))
         ]
         try:
             graphs.append(from_triplets(labels, trips, boxes=sg.get("boxes")))
@@ -120,97 +117,142 @@ def load_sg2im_json(
             head, bracket, index = prefix.partition("[")
             field = _JSON_FIELD.get(head)
             if field is None:
-                raise ValueError(f"{where}[{k}]: {msg}") from exc
+                raise ValueError(f"{at}: {msg}") from exc
             note = f" ({prefix})" if "." in head else ""  # validate()'s field name, for reference
-            raise ValueError(f"{where}[{k}].{field}{bracket}{index}: {rest}{note}") from exc
-    return graphs, vocab
+            raise ValueError(f"{at}.{field}{bracket}{index}: {rest}{note}") from exc
+    return graphs
 
 
-def save_sg2im_json(graphs: Sequence[HeteroData], path: str | os.PathLike, vocab: Vocabulary) -> None:
-    """Write scene graphs in the sg2im JSON format (boxes included when every graph has them)."""
-    out: list[dict[str, Any]] = []
-    for data in graphs:
-        labels, trips = to_triplets(data)
-        item: dict[str, Any] = {
-            "objects": [vocab.decode_object(c) for c in labels],
-            "relationships": [[s, vocab.decode_predicate(p), o] for s, p, o in trips],
-        }
-        if "box" in data[NODE]:
-            item["boxes"] = [[round(float(v), 6) for v in b] for b in data[NODE].box.tolist()]
-        out.append(item)
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=1)
+def _check_on_unknown(on_unknown: str) -> None:
+    if on_unknown not in ("error", "add"):
+        raise ValueError(f"on_unknown: expected 'error' or 'add', got {on_unknown!r}")
 
 
-def load_vg_sgg_h5(
-    h5_path: str | os.PathLike,
-    dicts_path: str | os.PathLike,
+def load_sg2im_json(
+    path: str | os.PathLike,
+    vocab: Vocabulary | None = None,
     *,
-    split: str = "train",
-    box_scale: int = 1024,
-    image_sizes: Sequence[tuple[int, int]] | None = None,
+    on_unknown: str = "error",
+    mapping: Mapping[str, str] | None = None,
     max_graphs: int | None = None,
 ) -> tuple[list[HeteroData], Vocabulary]:
-    """Read Visual Genome scene graphs in the VG-SGG h5 + dicts format (Xu et al. 2017).
+    """Read an sg2im scene-graph JSON file.
 
-    The h5 file holds ``split`` (0 train, 2 test), ``img_to_first_box``/``img_to_last_box``,
-    ``img_to_first_rel``/``img_to_last_rel``, ``labels`` (1-based), ``boxes_{box_scale}``
-    (centre x, centre y, width, height, longer image side scaled to ``box_scale``),
-    ``relationships`` (absolute box indices) and ``predicates`` (1-based). Ids become 0-based.
+    The format is a list of ``{"objects": [name, ...], "relationships": [[s, "predicate", o], ...]}``
+    (google/sg2im ``scene_graphs/``); an optional ``"boxes"`` list of normalised
+    ``[x0, y0, x1, y1]`` per object is read too. Repeated triplets and several predicates on one
+    ordered pair are kept as they are. To read several files into one vocabulary use
+    :func:`load_sg2im_json_files`.
 
     Args:
-        h5_path: ``VG-SGG-with-attri.h5``.
-        dicts_path: ``VG-SGG-dicts-with-attri.json``.
-        split: ``"train"`` or ``"test"``.
-        box_scale: the ``boxes_*`` variant to read (1024 or 512).
-        image_sizes: optional ``(width, height)`` per image of the split for exact box
-            normalisation; without it boxes are divided by ``box_scale`` (exact for square images).
-        max_graphs: read at most this many graphs.
+        path: the JSON file.
+        vocab: vocabulary to encode names with. If ``None``, one is built from the names seen in
+            the file (ids in order of first appearance).
+        on_unknown: with a given ``vocab``, ``"error"`` raises :class:`KeyError` naming an unknown
+            name; ``"add"`` appends it to the vocabulary (in place).
+        mapping: optional synonyms ``{unknown name: known name}``.
+        max_graphs: read at most this many graphs (``None``: all; negative counts are an error).
 
     Returns:
         ``(graphs, vocab)``.
+
+    Raises:
+        ValueError: for an empty, binary or malformed file (``"{path}: ..."``) or a malformed
+            graph, as ``"{path}[{k}].{field}: ..."`` where ``k`` is the graph's position in the
+            file and ``field`` the JSON field (``objects``, ``relationships`` or ``boxes``); e.g. a
+            non-integer or out-of-range node index.
+        KeyError: for an unknown name with ``on_unknown="error"``; the message names the file
+            position and the fixes (``on_unknown="add"``, :func:`load_sg2im_json_files`).
     """
-    from sgkit._imports import require
+    _check_on_unknown(on_unknown)
+    raw = _read_sg2im(path, check_max_graphs(max_graphs))
+    if vocab is None:
+        vocab = _vocab_of([raw])
+    return _sg2im_graphs(raw, os.fspath(path), vocab, on_unknown, mapping), vocab
 
-    require("WITH_H5PY", "reading VG-SGG h5 files")
-    import h5py
-    import numpy as np
 
-    if split not in ("train", "test"):
-        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
-    vocab = Vocabulary.from_vg_sgg_dicts(dicts_path)
-    with h5py.File(h5_path, "r") as f:
-        mask = f["split"][:] == (0 if split == "train" else 2)
-        idx = np.flatnonzero(mask)
-        if max_graphs is not None:
-            idx = idx[:max_graphs]
-        fb, lb = f["img_to_first_box"][:], f["img_to_last_box"][:]
-        fr, lr = f["img_to_first_rel"][:], f["img_to_last_rel"][:]
-        labels_all = f["labels"][:, 0]
-        boxes_all = f[f"boxes_{box_scale}"][:].astype(np.float64)
-        rels_all, preds_all = f["relationships"][:], f["predicates"][:, 0]
-    graphs = []
-    for k, i in enumerate(idx):
-        if fb[i] < 0:
-            graphs.append(from_triplets([], []))
-            continue
-        b0, b1 = int(fb[i]), int(lb[i]) + 1
-        lab = labels_all[b0:b1] - 1
-        cxcywh = boxes_all[b0:b1]
-        xyxy = np.stack(
-            [cxcywh[:, 0] - cxcywh[:, 2] / 2, cxcywh[:, 1] - cxcywh[:, 3] / 2,
-             cxcywh[:, 0] + cxcywh[:, 2] / 2, cxcywh[:, 1] + cxcywh[:, 3] / 2], axis=1)
-        if image_sizes is not None:
-            w, h = image_sizes[k]
-            s = box_scale / max(w, h)
-            xyxy = xyxy / np.array([w * s, h * s, w * s, h * s])
-        else:
-            xyxy = xyxy / box_scale
-        xyxy = np.clip(xyxy, 0.0, 1.0)
-        trips = []
-        if fr[i] >= 0:
-            r0, r1 = int(fr[i]), int(lr[i]) + 1
-            for (s, o), p in zip(rels_all[r0:r1], preds_all[r0:r1]):
-                trips.append((int(s) - b0, int(p) - 1, int(o) - b0))
-        graphs.append(from_triplets(torch.as_tensor(lab, dtype=torch.long), trips, boxes=torch.as_tensor(xyxy, dtype=torch.float)))
-    return graphs, vocab
+def _vocab_of(raws: Sequence[list[Any]]) -> Vocabulary:
+    objs = [o for raw in raws for sg in raw for o in sg["objects"]]
+    preds = [r[1] for raw in raws for sg in raw for r in sg.get("relationships", [])]
+    return Vocabulary.from_names(objs, preds)
+
+
+def load_sg2im_json_files(
+    paths: Sequence[str | os.PathLike],
+    vocab: Vocabulary | None = None,
+    *,
+    on_unknown: str = "error",
+    mapping: Mapping[str, str] | None = None,
+    max_graphs: int | None = None,
+) -> tuple[list[list[HeteroData]], Vocabulary]:
+    """Read several sg2im JSON files (e.g. train / val / test) into one vocabulary.
+
+    Every file is read and checked before any graph is built. Without ``vocab`` one vocabulary is
+    built from the names of all files (ids in order of first appearance, files in the given order).
+
+    Args:
+        paths: the JSON files.
+        vocab: vocabulary to encode names with (see :func:`load_sg2im_json`).
+        on_unknown: ``"error"`` or ``"add"`` (see :func:`load_sg2im_json`).
+        mapping: optional synonyms ``{unknown name: known name}``.
+        max_graphs: read at most this many graphs per file (``None``: all).
+
+    Returns:
+        ``(graphs_per_file, vocab)``: one list of graphs per path, in the order of ``paths``.
+
+    Raises:
+        ValueError: as :func:`load_sg2im_json`, naming the file; for a single path given as a
+            string instead of a list.
+        KeyError: as :func:`load_sg2im_json`.
+
+    Example:
+        >>> import json, os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for name, objs in (("a.json", ["man", "horse"]), ("b.json", ["sky"])):
+        ...     with open(os.path.join(folder, name), "w") as fh:
+        ...         json.dump([{"objects": objs, "relationships": []}], fh)
+        >>> (a, b), vocab = load_sg2im_json_files([os.path.join(folder, n) for n in ("a.json", "b.json")])
+        >>> vocab.objects
+        ['man', 'horse', 'sky']
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)) or not isinstance(paths, Sequence):
+        raise ValueError(f"paths: expected a list of JSON file paths, got {paths!r}; for one file use load_sg2im_json")
+    _check_on_unknown(on_unknown)
+    max_graphs = check_max_graphs(max_graphs)
+    raws = [_read_sg2im(p, max_graphs) for p in paths]
+    if vocab is None:
+        vocab = _vocab_of(raws)
+    return [_sg2im_graphs(raw, os.fspath(p), vocab, on_unknown, mapping) for raw, p in zip(raws, paths)], vocab
+
+
+def save_sg2im_json(graphs: Sequence[HeteroData], path: str | os.PathLike, vocab: Vocabulary) -> None:
+    """Write scene graphs in the sg2im JSON format (boxes included when a graph has them).
+
+    The file is written atomically (a temporary file in the same folder, then renamed).
+
+    Raises:
+        ValueError: for a single graph instead of a list or an invalid graph, e.g. an id outside
+            ``vocab`` (naming its position).
+    """
+    graphs = as_graph_list(graphs)
+    out: list[dict[str, Any]] = []
+    for k, data in enumerate(graphs):
+        try:
+            validate(data, vocab=vocab)
+        except ValueError as exc:
+            raise ValueError(f"graphs[{k}]: {exc}") from exc
+        labels, trips = to_triplets(data, vocab=vocab)
+        item: dict[str, Any] = {"objects": labels, "relationships": [list(t) for t in trips]}
+        if "box" in data[NODE]:
+            item["boxes"] = [[round(float(v), 6) for v in b] for b in data[NODE].box.tolist()]
+        out.append(item)
+    where = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(where)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=1)
+        os.replace(tmp, where)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -13,13 +13,19 @@ are broken at random), so the same seed always gives the same permutation.
   unvisited node.
 - :func:`hierarchical_ordering`: nodes sorted by the rank of their category (e.g. background 0
   -> objects 1 -> parts 2, from :attr:`sgkit.data.Vocabulary.object_ranks`), random within a rank.
+  Visual Genome's VG150 vocabulary file has no ranks: :func:`vg150_object_ranks` reads the
+  documented background / object / part table shipped with the package (``vg150_ranks.json``);
+  :func:`get_ordering` warns when every rank is equal (the ordering would be random).
 - :func:`identity_ordering`: the stored node order (used to score or complete a graph exactly as
   given).
 """
 from __future__ import annotations
 
+import json
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,6 +40,9 @@ __all__ = [
     "identity_ordering",
     "get_ordering",
     "ORDERINGS",
+    "VG150_RANKS_FILE",
+    "vg150_object_ranks",
+    "vg150_rank_table",
 ]
 
 Ordering = Callable[..., Tensor]
@@ -179,6 +188,45 @@ ORDERINGS: dict[str, Ordering] = {
 }
 
 
+VG150_RANKS_FILE = "vg150_ranks.json"
+"""Package data: background (0) / object (1) / part (2) rank of the 150 VG150 classes."""
+
+
+def vg150_rank_table() -> dict[str, Any]:
+    """The documented VG150 rank table: ``{"description", "levels", "ranks": {name: rank}}``.
+
+    Ranks: 0 background (scene regions and surfaces: beach, hill, mountain, room, sidewalk,
+    snow, street, track, wave), 1 object (beings and free-standing things), 2 part (body parts,
+    parts of objects, and clothing or accessories worn by a being), as in the hierarchical
+    ordering of SceneGraphGen (background -> objects/beings -> parts).
+    """
+    from importlib import resources
+
+    text = resources.files("sgkit.data").joinpath(VG150_RANKS_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def vg150_object_ranks(objects: Sequence[str] | None = None, *, default: int | None = None) -> list[int]:
+    """Ranks of object category names from the VG150 rank table (:func:`vg150_rank_table`).
+
+    Args:
+        objects: category names (e.g. ``Vocabulary.objects``); default: the 150 VG150 classes
+            in alphabetical (VG-SGG id) order.
+        default: rank of a name missing from the table; ``None`` raises instead.
+
+    Raises:
+        KeyError: naming the first unknown category when ``default`` is ``None``.
+    """
+    table = vg150_rank_table()["ranks"]
+    names = sorted(table) if objects is None else list(objects)
+    out = []
+    for name in names:
+        if name not in table and default is None:
+            raise KeyError(f"objects: category {name!r} has no rank in the VG150 rank table ({VG150_RANKS_FILE})")
+        out.append(int(table.get(name, default)))
+    return out
+
+
 def get_ordering(ordering: str | Ordering, *, object_ranks: Sequence[int] | None = None) -> Ordering:
     """Resolve an ordering name (``"random"``, ``"bfs"``, ``"hierarchical"``, ``"identity"``) or callable.
 
@@ -200,6 +248,14 @@ def get_ordering(ordering: str | Ordering, *, object_ranks: Sequence[int] | None
         if object_ranks is None:
             raise ValueError("ordering: 'hierarchical' needs object_ranks (e.g. from Vocabulary.object_ranks)")
         ranks = list(object_ranks)
+        if len(set(ranks)) <= 1:
+            warnings.warn(
+                f"ordering: 'hierarchical' got {len(ranks)} object ranks that are all equal "
+                f"({ranks[0] if ranks else 'none'}), so it is a random ordering; give the vocabulary ranks "
+                "(e.g. Vocabulary(..., object_ranks=vg150_object_ranks(names)) for Visual Genome)",
+                UserWarning,
+                stacklevel=2,
+            )
 
         def _hier(data: HeteroData, *, seed: int | None = None, generator: torch.Generator | None = None) -> Tensor:
             return hierarchical_ordering(data, object_ranks=ranks, seed=seed, generator=generator)

@@ -1,4 +1,4 @@
-"""The scene-graph type: a PyG :class:`~torch_geometric.data.HeteroData` with one node type.
+"""The scene-graph type: :class:`SceneGraph`, a PyG :class:`~torch_geometric.data.HeteroData` with one node type.
 
 A scene graph is a directed multigraph whose nodes are object instances with a category and whose
 edges are ``(subject, predicate, object)`` triplets. Several predicates may join the same ordered
@@ -14,21 +14,96 @@ Layout of one graph (see SPEC section 1)::
     data[EDGE].edge_index       long  [2, E]     row 0 = subject, row 1 = object
     data[EDGE].label            long  [E]        predicate ids (0-based)
     data.image                  float [3, H, W]  optional
+
+**Batching.** Graph-level values (everything stored on the graph itself, such as ``data.image``
+or ``data.scene_type``, as opposed to ``data["object"]`` / ``data[EDGE]``) describe one whole
+graph. :class:`SceneGraph` tells PyG so (its ``__cat_dim__`` is ``None`` for them), so
+:class:`torch_geometric.data.Batch` and :class:`torch_geometric.loader.DataLoader` *stack* them
+along a new leading graph dimension: a batch of ``B`` graphs has ``batch.image`` of shape
+``[B, 3, H, W]`` while a single graph keeps ``data.image`` of shape ``[3, H, W]``;
+``batch.get_example(i)`` / ``batch.to_data_list()`` give the per-graph values back. Node and edge
+fields are concatenated as usual (edge indices offset per graph, ``batch["object"].batch`` maps
+nodes to graphs). Every constructor of :mod:`sgkit` returns a :class:`SceneGraph`; a plain
+:class:`HeteroData` is converted with :meth:`SceneGraph.from_hetero` (it is a valid input
+everywhere, only its batching differs).
+
+**Saving.** PyG's storages are not on PyTorch's ``weights_only`` allow-list, so a pickled
+:class:`HeteroData` or :class:`SceneGraph` does not load with ``weights_only=True``. Save the
+plain-dict form instead: ``torch.save(g.to_dict(), path)`` and
+``SceneGraph.from_dict(torch.load(path, weights_only=True))`` (lists of graphs likewise).
+
+**Names and ids.** :func:`from_triplets` and :func:`to_triplets` take an optional
+:class:`~sgkit.data.Vocabulary`: with it, categories and predicates may be given (and are
+returned) as names.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.data.storage import EdgeStorage, NodeStorage
 
-__all__ = ["NODE", "EDGE", "from_triplets", "to_triplets", "validate", "num_objects", "num_relations"]
+from ._checks import as_index_tensor
+from .vocab import names_to_ids
+
+if TYPE_CHECKING:
+    from .vocab import Vocabulary
+
+__all__ = [
+    "NODE",
+    "EDGE",
+    "SceneGraph",
+    "from_triplets",
+    "to_triplets",
+    "validate",
+    "num_objects",
+    "num_relations",
+]
 
 NODE: str = "object"
 EDGE: tuple[str, str, str] = ("object", "relation", "object")
+
+
+class SceneGraph(HeteroData):
+    """A scene graph: :class:`HeteroData` whose graph-level tensors batch with a leading graph dimension.
+
+    Identical to :class:`HeteroData` except in :class:`~torch_geometric.data.Batch` /
+    :class:`~torch_geometric.loader.DataLoader`: tensors stored on the graph itself
+    (``data.image`` ``[3, H, W]``, ``data.scene_type``, any other per-graph tensor) are stacked,
+    so a batch of ``B`` graphs has ``batch.image`` of shape ``[B, 3, H, W]``. See the module
+    docstring.
+
+    Example:
+        >>> from torch_geometric.data import Batch
+        >>> g = from_triplets([0, 1], [(0, 0, 1)], image=torch.zeros(3, 4, 4))
+        >>> Batch.from_data_list([g, g, g]).image.shape
+        torch.Size([3, 3, 4, 4])
+    """
+
+    def __cat_dim__(self, key: str, value: Any, store: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, Tensor) and store is not None and not isinstance(store, (NodeStorage, EdgeStorage)):
+            return None  # graph-level: stack along a new leading dimension
+        return super().__cat_dim__(key, value, store, *args, **kwargs)
+
+    @classmethod
+    def from_hetero(cls, data: HeteroData) -> SceneGraph:
+        """A :class:`SceneGraph` sharing the tensors of a plain :class:`HeteroData`.
+
+        ``data["object"].num_nodes`` is set from the labels when it is missing (PyG needs it to
+        offset edge indices in batches); ``data`` itself is not modified.
+        """
+        if not isinstance(data, HeteroData):
+            raise ValueError(f"data: expected a torch_geometric HeteroData, got {type(data).__name__}")
+        if isinstance(data, cls):
+            return data
+        out = cls.from_dict(data.to_dict())
+        if NODE in out.node_types and "label" in out[NODE] and "num_nodes" not in out[NODE]:
+            out[NODE].num_nodes = int(out[NODE].label.numel())
+        return out
+
 
 
 def _as_tensor(value: Any, dtype: torch.dtype, name: str) -> Tensor:
@@ -39,52 +114,6 @@ def _as_tensor(value: Any, dtype: torch.dtype, name: str) -> Tensor:
         raise ValueError(f"{name}: cannot convert {value!r} to a {dtype} tensor ({exc})") from exc
 
 
-def _contains_bool(value: Any) -> bool:
-    """Whether a (nested) Python list/tuple holds a ``bool`` (tensors and arrays are checked by dtype)."""
-    if isinstance(value, (bool, np.bool_)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_contains_bool(v) for v in value)
-    return False
-
-
-def _as_index_tensor(value: Any, name: str) -> Tensor:
-    """Convert integer-valued ``value`` (list, NumPy array, tensor) to a long tensor.
-
-    Integral floats such as ``2.0`` are accepted; booleans, non-integral or non-finite floats and
-    anything that is not numeric are rejected.
-
-    Args:
-        value: the input.
-        name: field name used in error messages.
-
-    Returns:
-        A long tensor with the shape of ``value``.
-
-    Raises:
-        ValueError: naming ``name`` and the offending dtype or value.
-    """
-    if _contains_bool(value):
-        raise ValueError(f"{name}: expected integer ids, got bool values in {value!r}")
-    if isinstance(value, Tensor):
-        t = value
-    else:
-        try:
-            t = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{name}: cannot convert {value!r} to an integer tensor ({exc})") from exc
-    if t.dtype == torch.bool:
-        raise ValueError(f"{name}: expected integer ids, got dtype {t.dtype}")
-    if t.is_complex():
-        raise ValueError(f"{name}: expected integer ids, got dtype {t.dtype}")
-    if t.is_floating_point():
-        bad = ~torch.isfinite(t) | (t != torch.round(t))
-        if bool(bad.any()):
-            pos = [int(i) for i in bad.nonzero()[0]]
-            raise ValueError(f"{name}: expected integer values, got {t[tuple(pos)].item()!r} at index {pos}")
-    return t.to(torch.long)
-
-
 def _check_node_rows(t: Tensor, name: str, n: int, shape: str) -> None:
     """Raise a ValueError naming ``name`` unless ``t`` has one row per node."""
     if t.size(0) != n:
@@ -92,24 +121,34 @@ def _check_node_rows(t: Tensor, name: str, n: int, shape: str) -> None:
 
 
 def from_triplets(
-    labels: Sequence[int] | Tensor,
-    triplets: Sequence[Sequence[int]] | Tensor,
+    labels: Sequence[int | str] | Tensor,
+    triplets: Sequence[Sequence[int | str]] | Tensor,
     *,
+    vocab: Vocabulary | None = None,
+    on_unknown: str = "error",
     boxes: Sequence[Sequence[float]] | Tensor | None = None,
     masks: Tensor | None = None,
     features: Tensor | None = None,
     image: Tensor | None = None,
-) -> HeteroData:
-    """Build a scene graph from category ids and ``(subject, predicate, object)`` triplets.
+) -> SceneGraph:
+    """Build a scene graph from categories and ``(subject, predicate, object)`` triplets.
 
     Inputs may be Python sequences, NumPy arrays or tensors. Nothing is reshaped: ids must be
-    integer-valued (integral floats such as ``2.0`` are accepted, booleans are not) and every
-    optional field must already have its documented shape.
+    integer-valued (integral floats such as ``2.0`` are accepted up to ``2**24``, booleans are
+    not, ``1.7`` is an error, never truncated) and every optional field must already have its
+    documented shape.
+
+    Categories and predicates may be given as names when ``vocab`` is given. Within ``labels``
+    (and within the predicates of ``triplets``) either every item is a name or every item is an
+    id; subjects and objects are always node indices.
 
     Args:
-        labels: category id of every node, a 1-D sequence of length ``N``.
-        triplets: ``E`` triplets ``(subject_index, predicate_id, object_index)``; may be empty.
+        labels: category of every node (ids or, with ``vocab``, names), ``N`` items.
+        triplets: ``E`` triplets ``(subject_index, predicate, object_index)``; may be empty.
             Repeated triplets and several predicates on one ordered pair are kept.
+        vocab: vocabulary used to encode names; ids are then also checked against its sizes.
+        on_unknown: for names missing from ``vocab``: ``"error"`` (:class:`KeyError`) or
+            ``"add"`` (grow ``vocab``).
         boxes: optional ``[N, 4]`` normalised boxes ``(x0, y0, x1, y1)`` (an empty sequence is
             accepted when ``N == 0``).
         masks: optional ``[N, M, M]`` box-relative instance masks.
@@ -117,29 +156,31 @@ def from_triplets(
         image: optional ``[3, H, W]`` image.
 
     Returns:
-        The scene graph as :class:`HeteroData`; it passes :func:`validate`.
+        The :class:`SceneGraph`; it passes :func:`validate`.
 
     Raises:
-        ValueError: if a field has the wrong shape, dtype or value (the message names it).
+        ValueError: if a field has the wrong shape, dtype or value, names are given without a
+            vocabulary, or names and ids are mixed (the message names the argument and item).
+        KeyError: for a name missing from ``vocab`` with ``on_unknown="error"``.
+
+    Example:
+        >>> from sgkit.data import Vocabulary
+        >>> vocab = Vocabulary(["man", "horse"], ["riding"])
+        >>> g = from_triplets(["man", "horse"], [(0, "riding", 1)], vocab=vocab)
+        >>> to_triplets(g, vocab=vocab)
+        (['man', 'horse'], [(0, 'riding', 1)])
     """
-    label = _as_index_tensor(labels, "labels")
+    labels, triplets = names_to_ids(labels, triplets, vocab, on_unknown)
+    label = as_index_tensor(labels, "labels")
     if label.dim() != 1:
         raise ValueError(f"labels: expected shape [N], got {list(label.shape)}")
     n = int(label.numel())
-    if isinstance(triplets, (list, tuple)):
-        # ragged input would otherwise fail inside torch with a message that hides the culprit
-        for k, t in enumerate(triplets):
-            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or isinstance(t, str):
-                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
-        if len({len(t) for t in triplets}) > 1:
-            k = next(k for k, t in enumerate(triplets) if len(t) != 3)
-            raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {triplets[k]!r}")
-    trip = _as_index_tensor(triplets, "triplets")
+    trip = as_index_tensor(triplets, "triplets")
     if trip.numel() == 0 and trip.dim() == 1:
         trip = trip.reshape(0, 3)
     if trip.dim() != 2 or trip.size(1) != 3:
         raise ValueError(f"triplets: expected shape [E, 3], got {list(trip.shape)}")
-    data = HeteroData()
+    data = SceneGraph()
     data[NODE].label = label
     data[NODE].num_nodes = n
     data[EDGE].edge_index = trip[:, [0, 2]].t().contiguous()
@@ -166,7 +207,7 @@ def from_triplets(
         data[NODE].feature = feat
     if image is not None:
         data.image = _as_tensor(image, torch.float, "image")
-    validate(data)
+    validate(data, vocab=vocab)
     return data
 
 
@@ -185,19 +226,37 @@ def num_relations(data: HeteroData) -> int:
     return int(data[EDGE].edge_index.size(1))
 
 
-def to_triplets(data: HeteroData) -> tuple[list[int], list[tuple[int, int, int]]]:
-    """Inverse of :func:`from_triplets`: category ids and ``(s, p, o)`` triplets as Python lists."""
+def to_triplets(
+    data: HeteroData, *, vocab: Vocabulary | None = None
+) -> tuple[list[Any], list[tuple[int, Any, int]]]:
+    """Inverse of :func:`from_triplets`: categories and ``(s, p, o)`` triplets as Python lists.
+
+    Args:
+        data: the scene graph.
+        vocab: if given, categories and predicates are returned as names.
+
+    Returns:
+        ``(labels, triplets)`` with ids, or names with ``vocab``.
+
+    Raises:
+        KeyError: with ``vocab``, for an id outside the vocabulary.
+    """
     labels = data[NODE].label.tolist() if "label" in data[NODE] else []
-    if num_relations(data) == 0:
-        return labels, []
-    ei = data[EDGE].edge_index
-    pred = data[EDGE].label
-    return labels, [(int(s), int(p), int(o)) for s, p, o in zip(ei[0].tolist(), pred.tolist(), ei[1].tolist())]
+    trips: list[tuple[int, Any, int]] = []
+    if num_relations(data):
+        ei = data[EDGE].edge_index
+        pred = data[EDGE].label
+        trips = [(int(s), int(p), int(o)) for s, p, o in zip(ei[0].tolist(), pred.tolist(), ei[1].tolist())]
+    if vocab is not None:
+        labels = [vocab.decode_object(c) for c in labels]
+        trips = [(s, vocab.decode_predicate(p), o) for s, p, o in trips]
+    return labels, trips
 
 
 def validate(
     data: HeteroData,
     *,
+    vocab: Vocabulary | None = None,
     num_classes: int | None = None,
     num_predicates: int | None = None,
     num_attributes: int | None = None,
@@ -210,6 +269,7 @@ def validate(
 
     Args:
         data: the scene graph.
+        vocab: if given, ids must lie in it (its sizes are the defaults of the three limits below).
         num_classes: if given, category ids must be ``< num_classes``.
         num_predicates: if given, predicate ids must be ``< num_predicates``.
         num_attributes: if given, attribute ids must be ``< num_attributes``.
@@ -220,6 +280,11 @@ def validate(
     """
     if not isinstance(data, HeteroData):
         raise ValueError(f"data: expected a torch_geometric HeteroData, got {type(data).__name__}")
+    if vocab is not None:
+        num_classes = vocab.num_objects if num_classes is None else num_classes
+        num_predicates = vocab.num_predicates if num_predicates is None else num_predicates
+        if num_attributes is None and vocab.num_attributes:
+            num_attributes = vocab.num_attributes
     store = data[NODE]
     if "label" not in store:
         raise ValueError("object.label: missing (every scene graph needs node category ids)")
@@ -229,7 +294,7 @@ def validate(
     if label.dim() != 1:
         raise ValueError(f"object.label: expected shape [N], got {list(label.shape)}")
     n = label.numel()
-    if store.num_nodes is not None and int(store.num_nodes) != n:
+    if "num_nodes" in store and store["num_nodes"] is not None and int(store["num_nodes"]) != n:
         raise ValueError(f"object.num_nodes: {int(store.num_nodes)} does not match len(object.label) = {n}")
     if n and int(label.min()) < 0:
         raise ValueError(f"object.label: negative category id {int(label.min())}")
@@ -315,7 +380,10 @@ def validate(
     if "image" in data and data.image is not None:
         img = data.image
         if not isinstance(img, Tensor) or not img.is_floating_point() or img.dim() != 3 or img.size(0) != 3:
-            raise ValueError(f"image: expected a float tensor of shape [3, H, W], got {getattr(img, 'shape', type(img))}")
+            got = f"{img.dtype} {list(img.shape)}" if isinstance(img, Tensor) else type(img).__name__
+            raise ValueError(f"image: expected a float tensor of shape [3, H, W], got {got}")
+        if img.size(1) == 0 or img.size(2) == 0:
+            raise ValueError(f"image: expected a height and width >= 1, got shape {list(img.shape)}")
         finite = torch.isfinite(img)
         if not bool(finite.all()):
             pos = [int(i) for i in (~finite).nonzero()[0]]

@@ -37,10 +37,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from sgkit.data._checks import as_index_tensor
 from sgkit.data.convert import from_xf, to_xf
 from sgkit.data.scene_graph import validate
 
@@ -163,9 +165,16 @@ def encode_xf(X: Tensor, F: Tensor, perm: Tensor | None = None, *, self_loops: s
     Raises:
         ValueError: on a bad permutation or a self-loop with ``self_loops="error"``.
     """
+    X = as_index_tensor(X, "X")
+    F = as_index_tensor(F, "F")
+    if X.dim() != 1:
+        raise ValueError(f"X: expected shape [N], got {list(X.shape)}")
     n = int(X.numel())
     if F.shape != (n, n):
         raise ValueError(f"F: expected shape [{n}, {n}], got {list(F.shape)}")
+    if n and int(F.min()) < 0:
+        i, j = (int(v) for v in (F < 0).nonzero()[0])
+        raise ValueError(f"F[{i}, {j}]: expected 0 (no edge) or predicate + 1, got {int(F[i, j])}")
     if self_loops not in ("drop", "error"):
         raise ValueError(f"self_loops: expected 'drop' or 'error', got {self_loops!r}")
     if self_loops == "error" and n and bool(F.diagonal().ne(0).any()):
@@ -227,6 +236,10 @@ def decode_sequence(seq: GraphSequence) -> HeteroData:
     Raises:
         ValueError: if the edge matrices are not strictly lower triangular or contain negatives.
     """
+    if not isinstance(seq, GraphSequence):
+        raise ValueError(f"seq: expected a GraphSequence, got {type(seq).__name__}")
+    nodes = as_index_tensor(seq.nodes, "seq.nodes")
+    seq = GraphSequence(nodes, as_index_tensor(seq.to_edges, "seq.to_edges"), as_index_tensor(seq.from_edges, "seq.from_edges"))
     n = seq.num_nodes
     for name, m in (("to_edges", seq.to_edges), ("from_edges", seq.from_edges)):
         if m.shape != (n, n):
@@ -253,8 +266,16 @@ def collate_sequences(
     Raises:
         ValueError: for an empty list or ids out of range.
     """
+    if isinstance(seqs, GraphSequence) or not isinstance(seqs, Sequence):
+        raise ValueError(f"seqs: expected a list of GraphSequence, got {type(seqs).__name__}; wrap one in a list")
     if len(seqs) == 0:
         raise ValueError("seqs: cannot collate an empty list of sequences")
+    for name, value in (("num_classes", num_classes), ("num_predicates", num_predicates)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    for b, s in enumerate(seqs):
+        if not isinstance(s, GraphSequence):
+            raise ValueError(f"seqs[{b}]: expected a GraphSequence, got {type(s).__name__}")
     tok = SequenceTokens(num_classes, num_predicates)
     B = len(seqs)
     lengths = torch.tensor([s.num_nodes for s in seqs], dtype=torch.long)

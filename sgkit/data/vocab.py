@@ -1,12 +1,23 @@
 """Vocabulary: names <-> ids for object categories, predicates and attributes."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Vocabulary"]
+import numpy as np
+from torch import Tensor
+
+from ._checks import is_name, read_json
+
+__all__ = ["Vocabulary", "UnknownNameError", "names_to_ids"]
+
+
+class UnknownNameError(KeyError):
+    """A name missing from a :class:`Vocabulary` (a :class:`KeyError` whose message reads plainly)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class _Table:
@@ -37,10 +48,17 @@ class _Table:
         if on_unknown == "add":
             return self.add(name)
         if on_unknown == "error":
-            raise KeyError(f"unknown {self.kind} name {name!r} (not among {len(self.names)} {self.kind} names)")
+            raise UnknownNameError(
+                f"unknown {self.kind} name {name!r} (not among the vocabulary's {len(self.names)} {self.kind} "
+                "names); pass on_unknown=\"add\" to grow the vocabulary"
+            )
         raise ValueError(f"on_unknown: expected 'error' or 'add', got {on_unknown!r}")
 
     def decode(self, i: int) -> str:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) and not (
+            isinstance(i, Tensor) and i.numel() == 1 and not i.is_floating_point()
+        ):
+            raise ValueError(f"{self.kind} id: expected an integer, got {i!r}")
         if not 0 <= int(i) < len(self.names):
             raise KeyError(f"{self.kind} id {int(i)} out of range [0, {len(self.names)})")
         return self.names[int(i)]
@@ -162,42 +180,50 @@ class Vocabulary:
     @classmethod
     def from_names(
         cls, objects: Iterable[str], predicates: Iterable[str], attributes: Iterable[str] = ()
-    ) -> "Vocabulary":
+    ) -> Vocabulary:
         """Build from names seen in data: duplicates are dropped, first appearance fixes the id."""
         return cls(list(dict.fromkeys(objects)), list(dict.fromkeys(predicates)), list(dict.fromkeys(attributes)))
 
     @classmethod
-    def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
-        """Load the VG-SGG dict file (``VG-SGG-dicts-with-attri.json``, 1-based ``idx_to_*`` maps).
+    def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
+        """Load the vocabulary of a VG-SGG dict file (``VG-SGG-dicts-with-attri.json``).
 
-        The 1-based ids of the file become 0-based ids here (file id ``k`` -> ``k - 1``).
+        Names are ordered by the file's own ids (1-based in the released file, 0-based or with
+        gaps elsewhere); :func:`sgkit.data.visual_genome.read_vg_sgg_dicts` also returns the maps
+        from file ids to vocabulary ids, which a reader of ids stored in that file needs. Object
+        ranks come from the VG150 rank table when it knows every name.
         """
-        d = _load_json(path)
-        for key in ("idx_to_label", "idx_to_predicate"):
-            if key not in d:
-                raise ValueError(f"{key}: missing from the VG-SGG dict file")
+        from .visual_genome import read_vg_sgg_dicts
 
-        def ordered(key: str) -> list[str]:
-            table = d.get(key, {})
-            return [table[k] for k in sorted(table, key=int)]
-
-        return cls(ordered("idx_to_label"), ordered("idx_to_predicate"), ordered("idx_to_attribute"))
+        return read_vg_sgg_dicts(path)[0]
 
     @classmethod
-    def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> "Vocabulary":
+    def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
         """Load an sg2im ``vocab.json`` (``object_idx_to_name``, ``pred_idx_to_name``).
 
         sg2im reserves ``__image__`` / ``__in_image__`` and may leave ``None`` holes; they are kept
         as names so that ids stay identical to sg2im's.
         """
         d = _load_json(path)
-        for key in ("object_idx_to_name", "pred_idx_to_name"):
+        where = "the given mapping" if isinstance(path, Mapping) else os.fspath(path)
+        lists = {}
+        for key in ("object_idx_to_name", "pred_idx_to_name", "attribute_idx_to_name"):
             if key not in d:
-                raise ValueError(f"{key}: missing from the sg2im vocab file")
-        objects = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["object_idx_to_name"])]
-        preds = [n if n is not None else f"__none_{i}__" for i, n in enumerate(d["pred_idx_to_name"])]
-        attrs = d.get("attribute_idx_to_name", [])
-        return cls(objects, preds, attrs)
+                if key == "attribute_idx_to_name":
+                    lists[key] = []
+                    continue
+                raise ValueError(f"{where}: {key}: missing from the sg2im vocab file")
+            names = d[key]
+            if not isinstance(names, list):
+                raise ValueError(f"{where}: {key}: expected a list of names, got {type(names).__name__}")
+            for i, n in enumerate(names):
+                if n is not None and not isinstance(n, str):
+                    raise ValueError(f"{where}: {key}[{i}]: expected a name (string) or null, got {n!r}")
+            lists[key] = [n if n is not None else f"__none_{i}__" for i, n in enumerate(names)]
+        try:
+            return cls(lists["object_idx_to_name"], lists["pred_idx_to_name"], lists["attribute_idx_to_name"])
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (used in checkpoints)."""
@@ -209,7 +235,7 @@ class Vocabulary:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Vocabulary":
+    def from_dict(cls, d: Mapping[str, Any]) -> Vocabulary:
         """Inverse of :meth:`to_dict`."""
         return cls(d["objects"], d["predicates"], d.get("attributes", ()), object_ranks=d.get("object_ranks"))
 
@@ -226,5 +252,75 @@ class Vocabulary:
 def _load_json(path: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(path, Mapping):
         return path
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    d = read_json(path)
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{os.fspath(path)}: expected a JSON object, got {type(d).__name__}")
+    return d
+
+
+def _encode_names(
+    items: list[Any], where: list[str], kind: str, vocab: Vocabulary | None, on_unknown: str
+) -> list[Any]:
+    """Ids for ``items`` that are all names, all ids (returned as given) or an error naming the odd one.
+
+    Args:
+        items: the values (names or ids).
+        where: the argument and position of every item, for messages (``"labels[2]"``).
+        kind: ``"object"`` or ``"predicate"``.
+        vocab: vocabulary that encodes names.
+        on_unknown: passed to the vocabulary.
+    """
+    names = [is_name(v) for v in items]
+    if not any(names):
+        return items
+    if not all(names):
+        first = names[0]
+        k = next(k for k, b in enumerate(names) if b != first)
+        got = f"the id {items[k]!r} among names" if first else f"the name {str(items[k])!r} among ids"
+        raise ValueError(
+            f"{where[k]}: got {got} ({where[0]} is {items[0]!r}); give every {kind} as a name or every one as an id"
+        )
+    if vocab is None:
+        raise ValueError(
+            f"{where[0]}: got the name {str(items[0])!r} but no vocabulary; pass vocab= (a sgkit.data.Vocabulary, "
+            f"e.g. dataset.vocab) or encode names first with Vocabulary.encode"
+        )
+    encode = vocab.encode_object if kind == "object" else vocab.encode_predicate
+    out = []
+    for v, w in zip(items, where):
+        try:
+            out.append(encode(str(v), on_unknown=on_unknown))
+        except KeyError as exc:
+            raise type(exc)(f"{w}: {exc}") from None
+    return out
+
+
+def names_to_ids(labels: Any, triplets: Any, vocab: Vocabulary | None, on_unknown: str) -> tuple[Any, Any]:
+    """``(labels, triplets)`` of :func:`~sgkit.data.from_triplets` with names replaced by ids.
+
+    Ids and tensors pass through unchanged; a mix of names and ids within the labels (or within
+    the predicates), names without a vocabulary and names in subject/object position raise a
+    :class:`ValueError` naming the item.
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "USO":
+        labels = labels.tolist()
+    if isinstance(labels, (list, tuple)):
+        labels = _encode_names(list(labels), [f"labels[{i}]" for i in range(len(labels))], "object", vocab, on_unknown)
+    if isinstance(triplets, np.ndarray) and triplets.dtype.kind in "USO":
+        triplets = triplets.tolist()
+    if isinstance(triplets, (list, tuple)):
+        # ragged input would otherwise fail inside torch with a message that hides the culprit
+        for k, t in enumerate(triplets):
+            if not isinstance(t, (Sequence, Tensor, np.ndarray)) or is_name(t) or len(t) != 3:
+                raise ValueError(f"triplets[{k}]: expected (subject, predicate, object), got {t!r}")
+            for j, role in ((0, "subject"), (2, "object")):
+                if is_name(t[j]):
+                    raise ValueError(
+                        f"triplets[{k}][{j}]: expected the {role}'s node index (a position in labels), got the "
+                        f"name {str(t[j])!r}"
+                    )
+        preds = [t[1] for t in triplets]
+        if any(is_name(p) for p in preds):
+            ids = _encode_names(preds, [f"triplets[{k}][1]" for k in range(len(preds))], "predicate", vocab, on_unknown)
+            triplets = [(t[0], p, t[2]) for t, p in zip(triplets, ids)]
+    return labels, triplets

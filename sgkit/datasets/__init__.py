@@ -1,7 +1,11 @@
 """Embedded default data of sgkit: the ShapesWorld scenes and VG150-like random scene graphs."""
 from .shapes import (
+    ATTRIBUTE_NAMES,
     COLOURS,
     EDIT_MODES,
+    GRID,
+    MAX_OBJECTS,
+    MIN_OBJECTS,
     PREDICATES,
     SCENE_TYPES,
     SHAPES,
@@ -20,8 +24,12 @@ from .shapes import (
 from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
 
 __all__ = [
+    "ATTRIBUTE_NAMES",
     "COLOURS",
     "EDIT_MODES",
+    "GRID",
+    "MAX_OBJECTS",
+    "MIN_OBJECTS",
     "PREDICATES",
     "SCENE_TYPES",
     "SHAPES",

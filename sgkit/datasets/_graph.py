@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch_geometric.data import HeteroData
 
-from sgkit.data import EDGE, NODE
+from sgkit.data import EDGE, NODE, SceneGraph
 
 __all__ = ["build_graph"]
 
@@ -25,7 +24,7 @@ def build_graph(
     box: Tensor | None = None,
     mask: Tensor | None = None,
     image: Tensor | None = None,
-) -> HeteroData:
+) -> SceneGraph:
     """Assemble a scene graph from already-checked tensors.
 
     Args:
@@ -37,9 +36,9 @@ def build_graph(
         image: optional float ``[3, H, W]`` image.
 
     Returns:
-        The :class:`HeteroData` scene graph (same layout as :func:`sgkit.data.from_triplets`).
+        The :class:`~sgkit.data.SceneGraph` (same layout as :func:`sgkit.data.from_triplets`).
     """
-    data = HeteroData()
+    data = SceneGraph()
     store = data[NODE]
     store.label = label
     store.num_nodes = int(label.numel())

@@ -95,6 +95,9 @@ __all__ = [
     "SCENE_TYPES",
     "EDIT_MODES",
     "GRID",
+    "MIN_OBJECTS",
+    "MAX_OBJECTS",
+    "ATTRIBUTE_NAMES",
     "ShapesWorld",
     "shapes_vocabulary",
     "category_id",
@@ -131,7 +134,12 @@ _SCENE_TYPE_P = np.full(len(SCENE_TYPES), 1.0 / len(SCENE_TYPES))
 _NN_THRESHOLD = 29  # grid units: nearest neighbour edge
 _NN2_THRESHOLD = 20  # grid units: second nearest neighbour edge
 _SMALL_CONTENT = 10  # grid units: contents narrower than this are subjects of "inside"
-MIN_OBJECTS, MAX_OBJECTS = 3, 10
+MIN_OBJECTS: int = 3
+"""Fewest objects of a scene."""
+MAX_OBJECTS: int = 10
+"""Most objects of a scene."""
+ATTRIBUTE_NAMES: tuple[str, ...] = ("scene_type", "dominant_colour", "dominant_shape", "num_objects", "has_containment")
+"""Keys of ``data.attributes`` (integer scene attributes, usable as meta-learning task keys)."""
 _BLOCK = 256  # scenes rendered together on first access
 _SCATTER_SIZE_P = np.array([0.2, 0.35, 0.45])  # large, medium, small objects of "scatter" scenes
 
@@ -409,13 +417,14 @@ class _Scene:
         colour_counts = np.bincount(self.colour, minlength=len(COLOURS))
         shape_counts = np.bincount(self.shape, minlength=len(SHAPES))
         pred = box_predicates(self.box) if n > 1 else np.zeros((n, n), dtype=np.int64)
-        return {
-            "scene_type": self.scene_type,
-            "dominant_colour": int(np.argmax(colour_counts)),
-            "dominant_shape": int(np.argmax(shape_counts)),
-            "num_objects": n,
-            "has_containment": int(bool((pred == INSIDE).any())),
-        }
+        values = (
+            self.scene_type,
+            int(np.argmax(colour_counts)),
+            int(np.argmax(shape_counts)),
+            n,
+            int(bool((pred == INSIDE).any())),
+        )
+        return dict(zip(ATTRIBUTE_NAMES, values))
 
 
 class _Builder:
@@ -721,6 +730,16 @@ class ShapesWorld(torch.utils.data.Dataset):
     ``data.attributes`` (dict of ints: ``scene_type``, ``dominant_colour``, ``dominant_shape``,
     ``num_objects``, ``has_containment``), usable as meta-learning task keys.
 
+    The items are :class:`~sgkit.data.SceneGraph` objects, so a
+    :class:`torch_geometric.loader.DataLoader` over the data set gives batches with
+    ``batch.image`` of shape ``[B, 3, H, W]`` and ``batch.scene_type`` of shape ``[B]``.
+
+    The world's constants are attributes of the data set (and of the class): ``SHAPES``,
+    ``COLOURS``, ``SIZES``, ``PREDICATES``, ``SCENE_TYPES``, ``EDIT_MODES``, ``GRID``,
+    ``MIN_OBJECTS``, ``MAX_OBJECTS`` and ``ATTRIBUTE_NAMES`` (the keys of ``data.attributes``);
+    ``vocab`` is the :class:`~sgkit.data.Vocabulary` (``num_classes`` / ``num_predicates`` its
+    sizes) and ``max_objects`` the largest scene of this data set.
+
     Args:
         num_scenes: number of scenes.
         image_size: side of the rendered square images.
@@ -735,6 +754,16 @@ class ShapesWorld(torch.utils.data.Dataset):
         (torch.Size([3, 64, 64]), 36, 6)
     """
 
+    SHAPES: tuple[str, ...] = SHAPES
+    COLOURS: tuple[str, ...] = COLOURS
+    SIZES: tuple[str, ...] = SIZES
+    PREDICATES: tuple[str, ...] = PREDICATES
+    SCENE_TYPES: tuple[str, ...] = SCENE_TYPES
+    EDIT_MODES: tuple[str, ...] = EDIT_MODES
+    GRID: int = GRID
+    MIN_OBJECTS: int = MIN_OBJECTS
+    MAX_OBJECTS: int = MAX_OBJECTS
+    ATTRIBUTE_NAMES: tuple[str, ...] = ATTRIBUTE_NAMES
     scene_type_names: tuple[str, ...] = SCENE_TYPES
     edit_modes: tuple[str, ...] = EDIT_MODES
 
@@ -769,6 +798,21 @@ class ShapesWorld(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.num_scenes
+
+    @property
+    def num_classes(self) -> int:
+        """Number of object categories (``vocab.num_objects``, 36)."""
+        return self.vocab.num_objects
+
+    @property
+    def num_predicates(self) -> int:
+        """Number of predicates (``vocab.num_predicates``, 6)."""
+        return self.vocab.num_predicates
+
+    @property
+    def max_objects(self) -> int:
+        """Objects of the largest scene of this data set (0 when empty; at most ``MAX_OBJECTS``)."""
+        return max((s.num_objects for s in self._scenes), default=0)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.num_scenes}, image_size={self.image_size}, seed={self.seed})"

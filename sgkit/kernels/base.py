@@ -1,4 +1,4 @@
-"""Shared machinery of the scene-graph kernels: graph -> arrays, the scikit-learn estimator base.
+"""Shared machinery of the scene-graph kernels: the scikit-learn estimator base, normalisation.
 
 Every kernel of :mod:`sgkit.kernels` is a scikit-learn estimator in the GraKeL style:
 
@@ -9,8 +9,8 @@ Every kernel of :mod:`sgkit.kernels` is a scikit-learn estimator in the GraKeL s
 * ``fit_transform(X)`` returns the symmetric ``[len(X), len(X)]`` Gram matrix.
 
 Graphs are :class:`~torch_geometric.data.HeteroData` scene graphs (see :mod:`sgkit.data`);
-:class:`grakel.Graph` objects with integer labels are accepted too (converted by
-:func:`sgkit.data.from_grakel`).
+:class:`grakel.Graph` objects with integer labels are accepted too; :mod:`.graph_arrays` turns
+them into flat integer arrays (refusing float ids).
 
 Normalisation (``normalize=True``) is the thesis' (eq. 10.8 / 10.12)::
 
@@ -30,150 +30,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from torch import Tensor
-from torch_geometric.data import HeteroData
 
-from sgkit.data import EDGE, NODE
+from .graph_arrays import GraphArrays, check_graphs, graph_arrays, stack_graphs
 
-__all__ = ["GraphArrays", "GraphKernel", "bilinear_product", "graph_arrays", "stack_graphs", "normalize_gram"]
-
-
-class GraphArrays:
-    """All graphs of a list as flat int64 numpy arrays (global node ids), cheap to vectorise over.
-
-    Attributes:
-        num_graphs: number of graphs.
-        labels: ``[N_total]`` node categories.
-        node_graph: ``[N_total]`` graph index of every node.
-        node_ptr: ``[num_graphs + 1]`` offsets of every graph's nodes.
-        src, dst: ``[E_total]`` global subject and object node ids (edge order kept, graph by graph).
-        pred: ``[E_total]`` predicate ids.
-    """
-
-    __slots__ = ("num_graphs", "labels", "node_graph", "node_ptr", "src", "dst", "pred")
-
-    def __init__(
-        self,
-        labels: np.ndarray,
-        node_ptr: np.ndarray,
-        src: np.ndarray,
-        dst: np.ndarray,
-        pred: np.ndarray,
-    ) -> None:
-        self.labels = labels
-        self.node_ptr = node_ptr
-        self.num_graphs = int(node_ptr.size - 1)
-        self.node_graph = np.repeat(np.arange(self.num_graphs, dtype=np.int64), np.diff(node_ptr))
-        self.src = src
-        self.dst = dst
-        self.pred = pred
-
-    @property
-    def num_nodes(self) -> int:
-        """Total number of nodes."""
-        return int(self.labels.size)
-
-
-def _as_heterodata(graph: Any, index: int) -> HeteroData:
-    if isinstance(graph, HeteroData):
-        return graph
-    if type(graph).__name__ == "Graph" and type(graph).__module__.startswith("grakel"):
-        from sgkit.data import from_grakel
-
-        return from_grakel(graph)
-    raise ValueError(
-        f"graphs[{index}]: expected a torch_geometric HeteroData scene graph or a grakel.Graph, "
-        f"got {type(graph).__name__}"
-    )
-
-
-_EMPTY_LONG = torch.zeros(0, dtype=torch.long)
-_EMPTY_EI = torch.zeros(2, 0, dtype=torch.long)
-
-
-def _tensors(graph: Any, index: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``(labels [N], edge_index [2, E], predicates [E])`` long tensors of one graph."""
-    graph = _as_heterodata(graph, index)
-    store = graph[NODE]
-    if "label" not in store:
-        raise ValueError(f"graphs[{index}]: object.label is missing")
-    labels = store["label"].reshape(-1)
-    if EDGE in graph.edge_types:
-        rel = graph[EDGE]
-        if "edge_index" in rel:
-            ei = rel["edge_index"]
-            pred = rel["label"].reshape(-1) if "label" in rel else torch.zeros(ei.size(1), dtype=torch.long)
-            if pred.numel() != ei.size(1):
-                raise ValueError(
-                    f"graphs[{index}]: relation.label has {pred.numel()} entries for {ei.size(1)} edges"
-                )
-            return labels, ei, pred
-    return labels, _EMPTY_EI, _EMPTY_LONG
-
-
-def graph_arrays(graph: Any, index: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One scene graph as ``(labels [N], src [E], dst [E], pred [E])`` int64 numpy arrays.
-
-    Args:
-        graph: a :class:`HeteroData` scene graph or a :class:`grakel.Graph` with integer labels.
-        index: position of the graph in its list (for error messages).
-
-    Raises:
-        ValueError: if the graph is of an unsupported type or lacks ``object.label``.
-    """
-    ga = stack_graphs([graph])
-    return ga.labels, ga.src, ga.dst, ga.pred
-
-
-def stack_graphs(graphs: Sequence[Any]) -> GraphArrays:
-    """Concatenate a list of graphs into one :class:`GraphArrays` (nodes renumbered globally).
-
-    Raises:
-        ValueError: for an unsupported element, a negative label or an out-of-range edge (the
-            message names the graph index).
-    """
-    if isinstance(graphs, (HeteroData, str, bytes)) or not isinstance(graphs, Sequence):
-        raise ValueError(f"graphs: expected a sequence (list) of scene graphs, got {type(graphs).__name__}")
-    labels, eis, preds = [], [], []
-    for i, g in enumerate(graphs):
-        lab, ei, pred = _tensors(g, i)
-        labels.append(lab)
-        eis.append(ei)
-        preds.append(pred)
-    n_graphs = len(graphs)
-    sizes = np.fromiter((t.numel() for t in labels), dtype=np.int64, count=n_graphs)
-    n_edges = np.fromiter((t.size(1) for t in eis), dtype=np.int64, count=n_graphs)
-    node_ptr = np.zeros(n_graphs + 1, dtype=np.int64)
-    np.cumsum(sizes, out=node_ptr[1:])
-    lab = torch.cat(labels).numpy().astype(np.int64, copy=False) if n_graphs else np.zeros(0, np.int64)
-    if n_graphs and n_edges.sum():
-        ei = torch.cat(eis, dim=1).numpy().astype(np.int64, copy=False)
-        pred = torch.cat(preds).numpy().astype(np.int64, copy=False)
-    else:
-        ei, pred = np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if lab.size and lab.min() < 0:
-        bad = int(np.searchsorted(node_ptr, int(np.argmax(lab < 0)), side="right") - 1)
-        raise ValueError(f"graphs[{bad}]: object.label has a negative category id")
-    if pred.size:
-        edge_graph = np.repeat(np.arange(n_graphs, dtype=np.int64), n_edges)
-        limit = sizes[edge_graph]
-        bad_e = (ei < 0).any(axis=0) | (ei >= limit).any(axis=0)
-        if bad_e.any():
-            bad = int(edge_graph[int(np.argmax(bad_e))])
-            raise ValueError(
-                f"graphs[{bad}]: relation.edge_index refers to a node outside 0..{int(sizes[bad]) - 1}"
-            )
-        if pred.min() < 0:
-            bad = int(edge_graph[int(np.argmax(pred < 0))])
-            raise ValueError(f"graphs[{bad}]: relation.label has a negative predicate id")
-        offset = node_ptr[:-1][edge_graph]
-        src, dst = ei[0] + offset, ei[1] + offset
-    else:
-        src = dst = np.zeros(0, dtype=np.int64)
-    return GraphArrays(lab, node_ptr, src, dst, pred)
+__all__ = ["GraphArrays", "GraphKernel", "bilinear_product", "check_graphs", "graph_arrays", "stack_graphs", "normalize_gram"]
 
 
 def normalize_gram(k: np.ndarray, diag_rows: np.ndarray, diag_cols: np.ndarray) -> np.ndarray:

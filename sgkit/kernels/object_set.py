@@ -7,9 +7,16 @@ r"""The object-set kernel (thesis eq. 10.10-10.12): compares the multisets of ob
 
 where :math:`A(x)` counts the nodes of category :math:`x` in graph :math:`A` (a Kronecker-delta
 label kernel with the generalised t-student count kernel). The sum runs over the categories
-present in BOTH graphs (``support="both"``, what the published SceneGraphGen evaluation code
-computes) or in EITHER graph (``support="either"``, the union reading of the formula).
-:math:`k(A, A)` is the number of distinct categories of :math:`A`.
+present in BOTH graphs (``support="both"``, the default: what the published SceneGraphGen
+evaluation code computes, so the mode behind the published MMD_N numbers) or in EITHER graph
+(``support="either"``, the union reading of the text's formula). :math:`k(A, A)` is the number
+of distinct categories of :math:`A`.
+
+``support="either"`` is kept only to reproduce that literal reading, and warns when used: it is
+not a valid similarity. A category present in one graph only still adds
+:math:`1 / (1 + A(x)) > 0`, so two graphs with no category in common (one instance each) score
+:math:`k_N = 1`, exactly like two identical graphs, and the MMD between two completely different
+sets can be 0 or negative.
 
 A Gram matrix is computed without a Python loop over pairs: with the one-hot encoding
 :math:`E[g, (x, i)] = [A_g(x) = i]` and :math:`H[g, (x, i)] = f(i, A_g(x))`,
@@ -19,6 +26,7 @@ only one graph.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +38,20 @@ from .base import GraphKernel, bilinear_product, stack_graphs
 __all__ = ["ObjectSetKernel", "object_set_pair"]
 
 _SUPPORTS = ("both", "either")
+
+
+EITHER_WARNING = (
+    'ObjectSetKernel(support="either") reproduces the literal formula only and is not a valid '
+    "similarity: graphs with no category in common score like identical graphs, so MMDs can be 0 "
+    'or negative for different sets; use support="both" (the published evaluation code)'
+)
+
+
+def _check_support(support: str) -> None:
+    if support not in _SUPPORTS:
+        raise ValueError(f"support: expected one of {_SUPPORTS}, got {support!r}")
+    if support == "either":
+        warnings.warn(EITHER_WARNING, UserWarning, stacklevel=3)
 
 
 class _SetFeatures:
@@ -62,7 +84,9 @@ class ObjectSetKernel(GraphKernel):
 
     Args:
         support: ``"both"`` sums over the categories present in both graphs (published code,
-            default); ``"either"`` over those present in at least one.
+            default); ``"either"`` over those present in at least one (the literal formula of
+            the text, kept for reproduction only: it scores graphs without any common category
+            like identical graphs, see the module docstring; a :class:`UserWarning` says so).
         normalize: divide by ``max(k(A, A), k(B, B))`` (0 where that maximum is 0, i.e. both
             graphs empty).
 
@@ -79,8 +103,7 @@ class ObjectSetKernel(GraphKernel):
         self.normalize = normalize
 
     def _validate_params(self) -> None:
-        if self.support not in _SUPPORTS:
-            raise ValueError(f"support: expected one of {_SUPPORTS}, got {self.support!r}")
+        _check_support(self.support)
 
     def _featurize(self, graphs: Sequence[Any]) -> _SetFeatures:
         counts = _count_matrix(graphs)
@@ -131,8 +154,7 @@ class ObjectSetKernel(GraphKernel):
 
 def object_set_pair(a: Any, b: Any, *, support: str = "both") -> float:
     """Unnormalised object-set kernel of ONE pair, directly from the formula (slow reference)."""
-    if support not in _SUPPORTS:
-        raise ValueError(f"support: expected one of {_SUPPORTS}, got {support!r}")
+    _check_support(support)
     ga, gb = stack_graphs([a]), stack_graphs([b])
     ca = dict(zip(*np.unique(ga.labels, return_counts=True)))
     cb = dict(zip(*np.unique(gb.labels, return_counts=True)))

@@ -1,4 +1,4 @@
-"""Metrics for generated scene graphs: kernel MMD, graph-statistics MMD, data-set statistics."""
+"""Metrics for generated scene graphs (kernel MMD, graph-statistics MMD, data-set statistics) and images."""
 from .dataset_stats import (
     cooccurrence,
     instance_count_distribution,
@@ -22,10 +22,15 @@ from .graph_stats import (
     spectral_mmd,
     to_undirected_simple,
 )
-from .mmd import MMD, mmd, mmd_from_gram, mmd_from_sums
+from .mmd import MMD, check_same_vocabulary, mmd, mmd_from_gram, mmd_from_sums
+from .object_check import category_colours, evaluate_generation, object_check
 
 __all__ = [
     "MMD",
+    "category_colours",
+    "check_same_vocabulary",
+    "evaluate_generation",
+    "object_check",
     "clustering_histograms",
     "clustering_mmd",
     "cooccurrence",
@@ -50,33 +55,49 @@ __all__ = [
     "to_undirected_simple",
 ]
 
-# image-quality metrics (sgkit.metrics.image, helper D1)
+# image-quality metrics (sgkit.metrics.image)
 from .image import (  # noqa: E402
     LPIPS,
     ImageMetrics,
+    InceptionClassifier,
     InceptionFeatures,
+    PRDResult,
     extract_features,
     fid,
     fid_from_features,
     frechet_distance,
+    improved_precision_recall,
+    inception_score,
+    inception_score_from_probs,
     kid,
     kid_from_features,
     mae,
+    prd,
+    prd_curve,
+    prd_f_beta,
     precision_recall,
     ssim,
 )
 
 __all__ += [
     "ImageMetrics",
+    "InceptionClassifier",
     "InceptionFeatures",
     "LPIPS",
+    "PRDResult",
     "extract_features",
     "fid",
     "fid_from_features",
     "frechet_distance",
+    "improved_precision_recall",
+    "inception_score",
+    "inception_score_from_probs",
     "kid",
     "kid_from_features",
     "mae",
+    "prd",
+    "prd_curve",
+    "prd_f_beta",
     "precision_recall",
     "ssim",
 ]

@@ -9,13 +9,22 @@ r"""Maximum mean discrepancy between two sets of graphs under a graph kernel.
   :math:`m(m-1)`, the cross sum by :math:`nm`; it can be slightly negative.
 * ``estimator="biased"`` (V-statistic, GraphRNN): plain means over all pairs, diagonal included.
 
-The thesis reports values :math:`\times 10^3`. With the kernels of :mod:`sgkit.kernels` the
+Both sets must be encoded with one vocabulary (the same id must mean the same name): graphs
+that carry a graph-level ``vocab`` (a :class:`~sgkit.data.Vocabulary` or a name, set by the
+loaders) are checked, and sets encoded with different vocabularies are refused with an error
+naming both. A vocabulary that extends the other one (same names for the shared ids, e.g. grown
+with ``on_unknown="add"``) is compatible.
+
+The thesis reports values :math:`\times 10^3`; the published MMD_G / MMD_N numbers are those of
+``RandomWalkKernel()`` (``mode="usggen"``, walks of 3 nodes) and ``ObjectSetKernel()``
+(``support="both"``) with the unbiased estimator, the defaults of every entry point. With the kernels of :mod:`sgkit.kernels` the
 Gram matrix of :math:`X \cup Y` is computed block by block (bounded memory, see
 :meth:`sgkit.kernels.GraphKernel.iter_gram_blocks`); any other scikit-learn style kernel with
 ``fit_transform`` (e.g. a GraKeL kernel) is evaluated on the full Gram matrix.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +32,93 @@ import numpy as np
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-__all__ = ["mmd", "mmd_from_gram", "mmd_from_sums", "MMD"]
+
+__all__ = ["mmd", "mmd_from_gram", "mmd_from_sums", "MMD", "check_same_vocabulary"]
 
 _ESTIMATORS = ("unbiased", "biased")
+
+
+def _vocab_of(graphs: Sequence[Any], name: str) -> Any:
+    """The one graph-level ``vocab`` of a set (``None`` if no graph has one); mixed sets are refused."""
+    found: Any = None
+    first = -1
+    for i, g in enumerate(graphs):
+        v = getattr(g, "vocab", None) if hasattr(g, "edge_types") else None
+        if v is None or v is found:
+            continue
+        if found is None:
+            found, first = v, i
+        elif not _compatible(found, v):
+            raise ValueError(
+                f"{name}: graphs are encoded with different vocabularies: {name}[{first}] uses "
+                f"{_describe(found)} and {name}[{i}] uses {_describe(v)}{_first_difference(found, v)}"
+            )
+    return found
+
+
+def _tables(v: Any) -> tuple[list[str], list[str]] | None:
+    if hasattr(v, "objects") and hasattr(v, "predicates"):
+        return list(v.objects), list(v.predicates)
+    return None
+
+
+def _compatible(a: Any, b: Any) -> bool:
+    """Whether ids mean the same names under ``a`` and ``b`` (equal, or one extends the other)."""
+    ta, tb = _tables(a), _tables(b)
+    if ta is None and tb is None:
+        return str(a) == str(b)
+    if ta is None or tb is None:
+        return True  # a name and a vocabulary object: nothing to compare
+    return all(x[: len(y)] == y or y[: len(x)] == x for x, y in zip(ta, tb))
+
+
+def _describe(v: Any) -> str:
+    t = _tables(v)
+    if t is None:
+        return f"vocabulary {v!r}"
+    objs = ", ".join(repr(o) for o in t[0][:4])
+    return f"{v!r} (objects {objs}{', ...' if len(t[0]) > 4 else ''})"
+
+
+def _first_difference(a: Any, b: Any) -> str:
+    ta, tb = _tables(a), _tables(b)
+    if ta is None or tb is None:
+        return ""
+    for kind, x, y in (("object", ta[0], tb[0]), ("predicate", ta[1], tb[1])):
+        for i, (p, q) in enumerate(zip(x, y)):
+            if p != q:
+                return f" ({kind} id {i} is {p!r} in one and {q!r} in the other)"
+    return ""
+
+
+def check_same_vocabulary(X: Sequence[Any], Y: Sequence[Any]) -> None:
+    """Refuse two graph sets encoded with different vocabularies (graph-level ``vocab``).
+
+    Graphs without a ``vocab`` attribute are not checked. Two vocabularies are compatible when
+    every shared id has the same name (equal, or one extends the other); two names (strings)
+    when they are equal; a name and a vocabulary object cannot be compared and pass.
+
+    Raises:
+        ValueError: naming both vocabularies and the first id whose name differs.
+    """
+    vx, vy = _vocab_of(X, "X"), _vocab_of(Y, "Y")
+    if vx is None or vy is None or vx is vy or _compatible(vx, vy):
+        return
+    raise ValueError(
+        f"X and Y are encoded with different vocabularies: X uses {_describe(vx)} and Y uses "
+        f"{_describe(vy)}{_first_difference(vx, vy)}; encode both sets with one vocabulary "
+        "(e.g. load the second file with the first file's vocabulary and on_unknown='add')"
+    )
+
+
+def _name_set(exc: ValueError, n: int) -> ValueError:
+    """``graphs[i]`` of the joint list ``X + Y`` in a kernel's message -> ``X[i]`` or ``Y[i - n]``."""
+    match = re.match(r"graphs\[(\d+)\]", str(exc))
+    if match is None:
+        return exc
+    i = int(match.group(1))
+    where = f"X[{i}]" if i < n else f"Y[{i - n}]"
+    return ValueError(where + str(exc)[match.end() :])
 
 
 def _check_estimator(estimator: str) -> None:
@@ -138,14 +231,19 @@ def mmd(
     Args:
         X: first set (e.g. generated scene graphs).
         Y: second set (e.g. test scene graphs).
-        kernel: a graph kernel estimator, e.g. ``RandomWalkKernel()`` or ``ObjectSetKernel()``
-            (not modified: it is cloned or used through ``iter_gram_blocks``).
+        kernel: a graph kernel estimator, e.g. ``RandomWalkKernel()`` (MMD_G) or
+            ``ObjectSetKernel()`` (MMD_N); their defaults match the published numbers (not
+            modified: it is cloned or used through ``iter_gram_blocks``).
         estimator: ``"unbiased"`` (default, published SceneGraphGen code) or ``"biased"``.
         block_size: rows of the Gram matrix computed at once (default: about 128 MiB per block).
         progress: show a tqdm bar over the Gram blocks (only when there is more than one).
 
     Returns:
         MMD^2 as a float (multiply by 1e3 for the thesis' tables).
+
+    Raises:
+        ValueError: for empty sets, a bad estimator, or sets encoded with different
+            vocabularies (see :func:`check_same_vocabulary`).
 
     Example:
         >>> from sgkit.datasets import vg_like_graphs
@@ -158,7 +256,11 @@ def mmd(
     n, m = len(X), len(Y)
     if n < 1 or m < 1:
         raise ValueError(f"X and Y must be non-empty, got len(X)={n}, len(Y)={m}")
-    s_xx, t_xx, s_yy, t_yy, s_xy = _block_sums(X, Y, kernel, block_size, progress)
+    check_same_vocabulary(X, Y)
+    try:
+        s_xx, t_xx, s_yy, t_yy, s_xy = _block_sums(X, Y, kernel, block_size, progress)
+    except ValueError as exc:
+        raise _name_set(exc, n) from exc
     return mmd_from_sums(s_xx, t_xx, s_yy, t_yy, s_xy, n, m, estimator)
 
 
@@ -222,6 +324,7 @@ class MMD:
         """MMD^2 between the accumulated generated graphs and the reference."""
         if not self.generated:
             raise ValueError("no generated graphs: call update() first")
+        check_same_vocabulary(self.generated, self.reference)
         s_yy, t_yy = self._reference_sums()
         s_xx, t_xx, _, _, _ = _block_sums(self.generated, self.generated[:1], self.kernel, self.block_size)
         n = len(self.generated)

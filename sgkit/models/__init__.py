@@ -1,19 +1,38 @@
-"""Trainable scene-graph systems with ``fit`` / ``sample`` / ``save`` / ``load``."""
-from .anomaly import anomaly_auroc, nll_auroc, nll_size_statistics, plot_nll_histograms, standardize_nll
-from ._autoregressive import AutoregressiveSceneGraphModel
+"""Trainable scene-graph systems with ``fit`` / ``sample`` / ``generate`` / ``save`` / ``load``.
+
+Rooms: the models (:class:`SceneGraphGen`, :class:`GraphRNN`, :class:`SG2Im`), the GAN base of
+the image models (:mod:`~sgkit.models.scene_gan`), the staged generator
+(:mod:`~sgkit.models.sg2im_generator`), losses (:mod:`~sgkit.models.losses`), the training loop
+(:mod:`~sgkit.models.trainer`, :mod:`~sgkit.models.distributed`), checkpoints
+(:mod:`~sgkit.models.checkpoint`), optional local weights (:mod:`~sgkit.models.pretrained`) and
+NLL anomaly scores (:mod:`~sgkit.models.anomaly`).
+"""
+from .autoregressive import AutoregressiveSceneGraphModel
+from .anomaly import anomaly_auroc, nll_auroc, nll_size_statistics, standardize_nll
+from .checkpoint import NonFiniteError, load_checkpoint, save_checkpoint
 from .graphrnn import GraphRNN
+from .scene_gan import SceneGAN
 from .scenegraphgen import SceneGraphGen
-from .sg2im import SG2Im, SG2ImConfig
+from .sg2im import SG2Im
+from .sg2im_config import PRESETS, SG2ImConfig
+from .sg2im_generator import SG2ImGenerator
+from .trainer import Trainer
 
 __all__ = [
-    "SG2Im",
-    "SG2ImConfig",
+    "PRESETS",
     "AutoregressiveSceneGraphModel",
     "GraphRNN",
+    "NonFiniteError",
+    "SG2Im",
+    "SG2ImConfig",
+    "SG2ImGenerator",
+    "SceneGAN",
     "SceneGraphGen",
+    "Trainer",
     "anomaly_auroc",
+    "load_checkpoint",
     "nll_auroc",
     "nll_size_statistics",
-    "plot_nll_histograms",
+    "save_checkpoint",
     "standardize_nll",
 ]

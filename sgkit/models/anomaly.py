@@ -23,8 +23,7 @@ Scores (``normalize`` of :func:`anomaly_auroc`):
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-__all__ = ["nll_auroc", "anomaly_auroc", "nll_size_statistics", "standardize_nll", "plot_nll_histograms"]
+__all__ = ["nll_auroc", "anomaly_auroc", "nll_size_statistics", "standardize_nll"]
 
 
 def nll_auroc(clean_nll: Tensor | Sequence[float], corrupted_nll: Tensor | Sequence[float]) -> float:
@@ -182,45 +181,3 @@ def anomaly_auroc(
         a = standardize_nll(a, _num_nodes(clean), mu, sigma)
         b = standardize_nll(b, _num_nodes(corrupted), mu, sigma)
     return nll_auroc(a, b), a, b
-
-
-def plot_nll_histograms(
-    nll_by_level: Mapping[str, Tensor | Sequence[float]],
-    path: str | os.PathLike,
-    *,
-    auroc: Mapping[str, float] | None = None,
-    bins: int = 40,
-    title: str = "NLL of clean and corrupted scene graphs",
-) -> str:
-    """Overlaid NLL histograms per corruption level (thesis Fig. 10.6, left), saved to ``path``.
-
-    Args:
-        nll_by_level: label (e.g. ``"clean"``, ``"0.2"``) -> NLL values.
-        path: output image file.
-        auroc: optional AUROC per label, shown in the legend.
-        bins: number of histogram bins (shared by all levels).
-        title: figure title.
-
-    Returns:
-        ``path`` as a string.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    values = {k: np.asarray(torch.as_tensor(v, dtype=torch.float64).reshape(-1)) for k, v in nll_by_level.items()}
-    allv = np.concatenate([v for v in values.values() if v.size]) if values else np.zeros(1)
-    edges = np.histogram_bin_edges(allv, bins=bins)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for k, v in values.items():
-        label = k if auroc is None or k not in auroc else f"{k} (AUROC {auroc[k]:.3f})"
-        ax.hist(v, bins=edges, alpha=0.45, density=True, label=label)
-    ax.set_xlabel("negative log-likelihood (nats)")
-    ax.set_ylabel("density")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.fspath(path)

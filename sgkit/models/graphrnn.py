@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sgkit.models._autoregressive import AutoregressiveSceneGraphModel, Hidden, InputGRU
+from sgkit.models.autoregressive import AutoregressiveSceneGraphModel, Hidden, InputGRU
 
 __all__ = ["GraphRNN"]
 

@@ -1,4 +1,5 @@
 """PyG layers and image modules for scene graphs (no training loops)."""
+from sgkit.nn.checks import check_edge_index
 from sgkit.nn.crn import CRNDecoder, CRNModule
 from sgkit.nn.discriminators import MultiscaleDiscriminator, ObjectDiscriminator, PatchDiscriminator, crop_boxes
 from sgkit.nn.disen_routing import DSGN, DisenRouting
@@ -21,6 +22,7 @@ __all__ = [
     "TripleConv",
     "TripleGCN",
     "boxes_to_grid",
+    "check_edge_index",
     "boxes_to_layout",
     "masks_to_layout",
 ]

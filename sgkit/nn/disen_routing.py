@@ -18,15 +18,11 @@ def _check_positive(**kwargs: int) -> None:
 
 
 def _check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
+    """Shape check only; values are checked at the model boundary (:mod:`sgkit.nn.checks`)."""
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(
             "edge_index must have shape [2, E] (row 0 = subject, row 1 = object), got "
             f"edge_index.shape={tuple(edge_index.shape)}"
-        )
-    if edge_index.numel() > 0 and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(
-            f"edge_index values must lie in [0, {num_nodes}), got range "
-            f"[{int(edge_index.min())}, {int(edge_index.max())}]"
         )
 
 

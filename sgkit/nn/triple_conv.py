@@ -138,7 +138,6 @@ class TripleConv(MessagePassing):
             ValueError: if a shape is wrong or an ``edge_index`` value lies outside ``[0, N)``.
         """
         _check_inputs(x, edge_index, edge_attr, self.in_channels, self.edge_channels)
-        _check_edge_range(edge_index, x.size(0))
         num_nodes = x.size(0)
         # Per-triplet MLP: x_j is the subject (row 0), x_i the object (row 1).
         triple = self.edge_updater(edge_index, x=x, edge_attr=edge_attr)
@@ -185,23 +184,6 @@ def _check_inputs(
         raise ValueError(
             f"edge_attr must have shape [E={edge_index.size(1)}, {edge_channels}], got "
             f"edge_attr.shape={tuple(edge_attr.shape)}"
-        )
-
-
-def _check_edge_range(edge_index: Tensor, num_nodes: int) -> None:
-    """Raise if a node index of ``edge_index`` lies outside ``[0, num_nodes)``.
-
-    Without the check an index ``>= num_nodes`` fails deep inside the gather/scatter (or, on a
-    GPU, as an asynchronous device assert) and a negative one silently wraps around.
-    """
-    if edge_index.numel() == 0:
-        return
-    lo, hi = int(edge_index.min()), int(edge_index.max())
-    if lo < 0 or hi >= num_nodes:
-        bad = lo if lo < 0 else hi
-        raise ValueError(
-            f"edge_index values must lie in [0, {num_nodes}) (the number of nodes, x.size(0)), "
-            f"got node index {bad} (range [{lo}, {hi}])"
         )
 
 

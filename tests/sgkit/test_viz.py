@@ -182,3 +182,13 @@ def test_score_histograms_label_groups_with_their_auroc_beside_the_axes() -> Non
     assert ax.get_xlabel() == "z"
     with pytest.raises(ValueError, match="scores"):
         plot_score_histograms({})
+
+
+def test_training_curves_and_nll_histograms(tmp_path) -> None:
+    from sgkit.viz import plot_nll_histograms, plot_training_curves
+
+    history = [{"step": i, "total": 1.0 / (i + 1), "d_img": 0.5} for i in range(5)]
+    out = plot_training_curves(history, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 0 and out.endswith("curves.png")
+    path = plot_nll_histograms({"clean": [1.0, 2.0], "0.5": [3.0, 4.0]}, tmp_path / "nll.png", auroc={"0.5": 1.0})
+    assert (tmp_path / "nll.png").stat().st_size > 0 and path.endswith("nll.png")

@@ -122,3 +122,72 @@ def test_networkx_round_trip_keeps_masks_features_attributes_and_image():
     # a field that only some nodes carry is not restored
     del nxg.nodes[0]["mask"]
     assert "mask" not in from_networkx(nxg)[NODE]
+
+
+# --------------------------------------------------------------------------- names and bad input
+def test_networkx_with_names():
+    from sgkit.data import Vocabulary
+
+    vocab = Vocabulary(["man", "horse"], ["riding", "near"])
+    g = from_triplets([0, 1, 1], [(0, 0, 1), (2, 1, 0)])
+    nxg = to_networkx(g, vocab=vocab)
+    assert [a["label"] for _, a in nxg.nodes(data=True)] == ["man", "horse", "horse"]
+    assert sorted(a["label"] for _, _, a in nxg.edges(data=True)) == ["near", "riding"]
+    back = from_networkx(nxg, vocab=vocab)
+    assert to_triplets(back) == to_triplets(g)
+    h = nx.DiGraph()
+    h.add_node("a", label="man")
+    h.add_node("b", label="horse")
+    h.add_edge("a", "b", label="riding")
+    assert to_triplets(from_networkx(h, vocab=vocab), vocab=vocab) == (["man", "horse"], [(0, "riding", 1)])
+    with pytest.raises(ValueError, match=r"node 'a': label: got the name 'man' but no vocabulary; pass vocab="):
+        from_networkx(h)
+    h.nodes["b"]["label"] = 1
+    with pytest.raises(ValueError, match=r"node 'b': label: got the id 1 among names"):
+        from_networkx(h, vocab=vocab)
+    h.nodes["b"]["label"] = "tree"
+    with pytest.raises(KeyError, match=r"networkx graph: labels\[1\]: unknown object name 'tree'"):
+        from_networkx(h, vocab=vocab)
+
+
+@pytest.mark.parametrize(
+    "node_label, edge_label, match",
+    [
+        (1.7, 0, r"node 'y': label: expected an integer id, got 1\.7 \(non-integral values are never truncated\)"),
+        (True, 0, r"node 'y': label: expected an integer id, got the bool True"),
+        (None, 0, r"node 'y': label: expected an integer id, got NoneType None"),
+        (1, 0.5, r"edge \('x', 'y'\): label: expected an integer id, got 0\.5"),
+        (1, 2**64, r"edge \('x', 'y'\): label: id 18446744073709551616 does not fit"),
+    ],
+)
+def test_from_networkx_never_truncates(node_label, edge_label, match):
+    g = nx.MultiDiGraph()
+    g.add_node("x", label=0)
+    g.add_node("y", label=node_label)
+    g.add_edge("x", "y", label=edge_label)
+    with pytest.raises(ValueError, match=match):
+        from_networkx(g)
+    with pytest.raises(ValueError, match=r"g: expected a networkx graph, got list"):
+        from_networkx([])
+
+
+@pytest.mark.parametrize(
+    "x, f, match",
+    [
+        ([0.0, 1.5], torch.zeros(2, 2), r"X\[1\]: expected an integer id, got 1\.5"),
+        ([0, 1], torch.tensor([[0.0, 2.5], [0.0, 0.0]]), r"F\[0\]\[1\]: expected an integer id, got 2\.5"),
+        ([0, 1], torch.tensor([[0, -1], [0, 0]]), r"F\[0, 1\]: expected 0 \(no edge\) or predicate \+ 1, got -1"),
+        ([[0, 1]], torch.zeros(2, 2), r"X: expected shape \[N\], got \[1, 2\]"),
+    ],
+)
+def test_from_xf_rejects_non_integral_and_negative_entries(x, f, match):
+    with pytest.raises(ValueError, match=match):
+        from_xf(x, f)
+
+
+def test_from_grakel_rejects_float_labels():
+    from grakel import Graph
+
+    g = Graph({0: {1: 1.0}, 1: {}}, node_labels={0: 0, 1: 2.5}, edge_labels={(0, 1): 1}, graph_format="dictionary")
+    with pytest.raises(ValueError, match=r"labels\[1\]: expected an integer id, got 2\.5"):
+        from_grakel(g)

@@ -27,13 +27,13 @@ def test_number_of_replaced_labels(fraction: float, nodes: list, edges: list) ->
 
 def test_seeded_inputs_untouched_and_in_vocabulary() -> None:
     before = [g[NODE].label.clone() for g in GRAPHS]
-    a = corrupt(GRAPHS, 0.5, num_classes=7, num_predicates=3, seed=1)
-    b = corrupt(GRAPHS, 0.5, num_classes=7, num_predicates=3, seed=1)
-    c = corrupt(GRAPHS, 1.0, num_classes=7, num_predicates=3, seed=2)
+    a = corrupt(GRAPHS, 0.5, num_classes=7, num_predicates=5, seed=1)
+    b = corrupt(GRAPHS, 0.5, num_classes=7, num_predicates=5, seed=1)
+    c = corrupt(GRAPHS, 1.0, num_classes=7, num_predicates=5, seed=2)
     assert all(torch.equal(x[NODE].label, y[NODE].label) for x, y in zip(a, b))
     assert any(not torch.equal(x[NODE].label, y[NODE].label) for x, y in zip(a, c))
     assert all(torch.equal(g[NODE].label, lab) for g, lab in zip(GRAPHS, before))
-    assert int(c[0][NODE].label.max()) < 7 and int(c[0][EDGE].label.max()) < 3
+    assert int(c[0][NODE].label.max()) < 7 and int(c[0][EDGE].label.max()) < 5
 
 
 def test_errors() -> None:
@@ -43,3 +43,22 @@ def test_errors() -> None:
         corrupt(GRAPHS, 0.5, num_classes=0, num_predicates=3)
     with pytest.raises(ValueError, match="num_predicates"):
         corrupt(GRAPHS, 0.5, num_classes=3, num_predicates=0)
+
+
+@pytest.mark.parametrize(
+    "graphs, kwargs, match",
+    [
+        (GRAPHS[0], {}, r"graphs: expected a list of scene graphs, got a single SceneGraph; wrap it in a list"),
+        ([GRAPHS[0], "g"], {}, r"graphs\[1\]: expected a torch_geometric HeteroData scene graph, got str"),
+        (GRAPHS, {"fraction": "0.5"}, r"fraction: expected a number in \[0, 1\], got '0.5'"),
+        (GRAPHS, {"fraction": float("nan")}, r"fraction: expected a value in \[0, 1\], got nan"),
+        (GRAPHS, {"num_classes": 2.5}, r"num_classes: expected an int >= 1, got 2.5"),
+        (GRAPHS, {"num_predicates": True}, r"num_predicates: expected an int >= 1, got True"),
+        (GRAPHS, {"num_classes": 5}, r"graphs\[1\]: object.label: category id 5 out of vocabulary \(num_classes=5\)"),
+    ],
+)
+def test_bad_inputs_name_argument_and_value(graphs, kwargs, match) -> None:
+    args = {"fraction": 0.5, "num_classes": 7, "num_predicates": 5, **kwargs}
+    fraction = args.pop("fraction")
+    with pytest.raises(ValueError, match=match):
+        corrupt(graphs, fraction, **args)

@@ -123,3 +123,24 @@ def test_bad_inputs():
 def test_tokens():
     t = SequenceTokens(4, 2)
     assert (t.node_eos, t.node_pad, t.no_edge, t.edge_sos, t.edge_pad) == (4, 5, 2, 3, 4)
+
+
+SEQ = GraphSequence(torch.tensor([0, 1]), torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: encode_xf(torch.tensor([0.0, 1.5]), torch.zeros(2, 2, dtype=torch.long)), r"X\[1\]: expected an integer id, got 1\.5"),
+        (lambda: encode_xf(torch.tensor([0, 1]), torch.tensor([[0, -2], [0, 0]])), r"F\[0, 1\]: expected 0 \(no edge\) or predicate \+ 1, got -2"),
+        (lambda: collate_sequences(SEQ, num_classes=3, num_predicates=2), r"seqs: expected a list of GraphSequence, got GraphSequence; wrap one in a list"),
+        (lambda: collate_sequences([SEQ, "x"], num_classes=3, num_predicates=2), r"seqs\[1\]: expected a GraphSequence, got str"),
+        (lambda: collate_sequences([SEQ], num_classes=3.0, num_predicates=2), r"num_classes: expected an int >= 1, got 3\.0"),
+        (lambda: collate_sequences([SEQ], num_classes=3, num_predicates=0), r"num_predicates: expected an int >= 1, got 0"),
+        (lambda: decode_sequence("seq"), r"seq: expected a GraphSequence, got str"),
+        (lambda: decode_sequence(GraphSequence(torch.tensor([0.5]), torch.zeros(1, 1), torch.zeros(1, 1))), r"seq\.nodes\[0\]: expected an integer id, got 0\.5"),
+    ],
+)
+def test_bad_inputs_name_argument_and_value(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -46,7 +46,7 @@ def test_vg150_dict_file(shared_data):
     assert v.decode_object(0) == raw["idx_to_label"]["1"]
     assert v.encode_predicate(raw["idx_to_predicate"]["50"]) == 49
     assert v.encode_object("man") == raw["label_to_idx"]["man"] - 1
-    with pytest.raises(ValueError, match="idx_to_label: missing"):
+    with pytest.raises(ValueError, match="idx_to_label is missing or empty"):
         Vocabulary.from_vg_sgg_dicts({"idx_to_predicate": {}})
 
 
@@ -58,3 +58,25 @@ def test_sg2im_vocab_format(tmp_path):
     assert v.encode_object("dog") == 3 and v.encode_predicate("left of") == 1
     with pytest.raises(ValueError, match="pred_idx_to_name: missing"):
         Vocabulary.from_sg2im_vocab({"object_idx_to_name": []})
+
+
+def test_unknown_name_error_names_the_fix_and_is_a_key_error():
+    from sgkit.data import UnknownNameError
+
+    v = Vocabulary(["sky"], ["above"])
+    with pytest.raises(UnknownNameError) as info:
+        v.encode_object("man")
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == (
+        "unknown object name 'man' (not among the vocabulary's 1 object names); pass on_unknown=\"add\" to grow "
+        "the vocabulary"
+    )
+    with pytest.raises(KeyError, match="unknown predicate name 'on'.*on_unknown=\"add\""):
+        v.encode_predicate("on")
+
+
+@pytest.mark.parametrize("bad", [1.0, 0.5, "0", None, True])
+def test_decode_rejects_non_integer_ids(bad):
+    v = Vocabulary(["sky", "man"], ["above"])
+    with pytest.raises(ValueError, match=r"object id: expected an integer, got "):
+        v.decode_object(bad)

@@ -440,7 +440,8 @@ def test_dataloader_batches(world: ShapesWorld) -> None:
     loader = DataLoader(world, batch_size=4, shuffle=False)
     batch = next(iter(loader))
     n = sum(world[i][NODE].num_nodes for i in range(4))
-    assert batch.image.view(-1, 3, 64, 64).shape == (4, 3, 64, 64)
+    assert batch.image.shape == (4, 3, 64, 64)
+    assert all(torch.equal(batch.image[i], world[i].image) for i in range(4))
     assert batch[NODE].label.shape == (n,) and batch[NODE].mask.shape == (n, 16, 16)
     assert batch[NODE].batch.max() == 3 and batch.scene_type.shape == (4,)
     assert batch.attributes["dominant_colour"].tolist() == [world[i].attributes["dominant_colour"] for i in range(4)]
@@ -453,3 +454,27 @@ def test_object_colors(world: ShapesWorld) -> None:  # plot_examples is exercise
     cols = object_colors(world[0])
     _, colour, _ = decompose_category(world[0][NODE].label)
     assert np.allclose(np.array(cols), RGB[torch.as_tensor(colour)].numpy())
+
+
+def test_constants_vocabulary_and_attribute_names_are_attributes(world: ShapesWorld) -> None:
+    from sgkit.datasets import shapes
+
+    for name in ("SHAPES", "COLOURS", "SIZES", "PREDICATES", "SCENE_TYPES", "EDIT_MODES", "GRID", "MIN_OBJECTS",
+                 "MAX_OBJECTS", "ATTRIBUTE_NAMES"):
+        assert getattr(world, name) == getattr(ShapesWorld, name) == getattr(shapes, name)
+    assert world.SCENE_TYPES == ("nested", "row", "tower", "cluster", "scatter")
+    assert (world.MIN_OBJECTS, world.MAX_OBJECTS) == (3, 10)
+    assert set(world[0].attributes) == set(world.ATTRIBUTE_NAMES)
+    assert (world.num_classes, world.num_predicates) == (world.vocab.num_objects, world.vocab.num_predicates) == (36, 6)
+    assert world.vocab.predicates == list(world.PREDICATES)
+    sizes = [g[NODE].num_nodes for g in world.graphs()]
+    assert world.max_objects == max(sizes) and world.MIN_OBJECTS <= min(sizes) and max(sizes) <= world.MAX_OBJECTS
+    assert ShapesWorld(0, progress=False).max_objects == 0
+
+
+def test_names_round_trip_with_the_data_set_vocabulary(world: ShapesWorld) -> None:
+    g = world[1]
+    labels, trips = to_triplets(g, vocab=world.vocab)
+    assert all(isinstance(c, str) for c in labels) and all(p in world.PREDICATES for _, p, _ in trips)
+    again = from_triplets(labels, trips, vocab=world.vocab)
+    assert torch.equal(again[NODE].label, g[NODE].label) and torch.equal(again[EDGE].edge_index, g[EDGE].edge_index)

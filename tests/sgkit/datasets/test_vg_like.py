@@ -93,3 +93,10 @@ def test_batching(graphs: list) -> None:
     batch = next(iter(DataLoader(graphs[:8], batch_size=8)))
     assert batch[NODE].label.numel() == sum(g[NODE].num_nodes for g in graphs[:8])
     assert int(batch[NODE].batch.max()) == 7
+
+
+def test_vg150_vocabulary_carries_the_rank_table() -> None:
+    """hierarchical ordering on VG-like graphs is not silently random: three rank levels exist."""
+    vocab = vg150_vocabulary()
+    assert sorted(set(vocab.object_ranks)) == [0, 1, 2]
+    assert vocab.object_ranks[vocab.objects.index("building")] < vocab.object_ranks[vocab.objects.index("window")]

@@ -29,6 +29,7 @@ def direct(a, b, support: str) -> float:
 GRAPHS = _graphs(30, seed=0)
 
 
+@pytest.mark.filterwarnings("ignore:ObjectSetKernel")
 @pytest.mark.parametrize("support", ["both", "either"])
 @pytest.mark.parametrize("normalize", [False, True])
 def test_matches_direct_formula(support: str, normalize: bool) -> None:
@@ -45,6 +46,7 @@ def test_matches_direct_formula(support: str, normalize: bool) -> None:
         np.testing.assert_allclose(pair, slow[:5, :5], atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:ObjectSetKernel")
 def test_hand_computed_values() -> None:
     a = from_triplets([0, 0, 1], [])  # {0: 2, 1: 1}
     b = from_triplets([0, 2, 2, 2], [])  # {0: 1, 2: 3}
@@ -56,6 +58,7 @@ def test_hand_computed_values() -> None:
     assert ObjectSetKernel().fit([a]).transform([b])[0, 0] == pytest.approx(0.25)
 
 
+@pytest.mark.filterwarnings("ignore:ObjectSetKernel")
 def test_unit_diagonal_empty_graph_and_transform() -> None:
     k = ObjectSetKernel().fit_transform(GRAPHS)
     sizes = np.array([g[NODE].label.numel() for g in GRAPHS])
@@ -67,6 +70,7 @@ def test_unit_diagonal_empty_graph_and_transform() -> None:
     np.testing.assert_allclose(t, joint[len(GRAPHS) :, : len(GRAPHS)], atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:ObjectSetKernel")
 def test_estimator_protocol_and_errors() -> None:
     kern = ObjectSetKernel(support="either", normalize=False)
     assert clone(kern).get_params() == {"support": "either", "normalize": False}
@@ -77,3 +81,14 @@ def test_estimator_protocol_and_errors() -> None:
         ObjectSetKernel(support="union").fit(GRAPHS)
     with pytest.raises(ValueError, match="support"):
         object_set_pair(GRAPHS[1], GRAPHS[2], support="x")
+
+
+def test_either_support_warns_and_shows_why_it_is_not_a_kernel() -> None:
+    """Two graphs with no category in common score 1 under "either", like identical graphs."""
+    a, b = from_triplets([0], []), from_triplets([1], [])
+    with pytest.warns(UserWarning, match="not a valid similarity"):
+        k = ObjectSetKernel(support="either").fit_transform([a, b])
+    assert k[0, 1] == pytest.approx(1.0) and k[0, 0] == pytest.approx(1.0)
+    assert ObjectSetKernel().fit_transform([a, b])[0, 1] == 0.0
+    with pytest.warns(UserWarning, match="support=\"both\""):
+        object_set_pair(a, b, support="either")

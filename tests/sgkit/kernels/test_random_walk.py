@@ -7,10 +7,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from sgkit.data import EDGE, NODE, from_triplets, to_grakel, to_xf
-from sgkit.kernels import RandomWalkKernel, random_walk_pair
+from sgkit.kernels import ObjectSetKernel, RandomWalkKernel, random_walk_pair
 
 
 def _random_graphs(n_graphs: int, seed: int, *, max_nodes: int = 6, n_cat: int = 3, n_pred: int = 2) -> list:
@@ -91,11 +92,11 @@ GRAPHS = _random_graphs(16, seed=0)
 
 @pytest.mark.parametrize("p", [1, 2, 3, 4])
 def test_thesis_mode_equals_walk_enumeration(p: int) -> None:
-    fast = RandomWalkKernel(walk_length=p, normalize=False).fit_transform(GRAPHS)
+    fast = RandomWalkKernel(walk_length=p, mode="thesis", normalize=False).fit_transform(GRAPHS)
     slow = np.array([[brute_force_thesis(a, b, p) for b in GRAPHS] for a in GRAPHS])
     assert slow.max() > 0
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
-    normed = RandomWalkKernel(walk_length=p).fit_transform(GRAPHS)
+    normed = RandomWalkKernel(walk_length=p, mode="thesis").fit_transform(GRAPHS)
     np.testing.assert_allclose(normed, _normalise(slow), rtol=0, atol=1e-9)
 
 
@@ -105,7 +106,7 @@ def test_usggen_mode_equals_published_rule(p: int) -> None:
     slow = np.array([[literal_usggen(a, b, p) for b in GRAPHS] for a in GRAPHS])
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
     # the 0.5 rule really matters: differs from the thesis formula on these graphs
-    thesis = RandomWalkKernel(walk_length=p, normalize=False).fit_transform(GRAPHS)
+    thesis = RandomWalkKernel(walk_length=p, mode="thesis", normalize=False).fit_transform(GRAPHS)
     assert p == 1 or np.abs(thesis - slow).max() > 0.1
 
 
@@ -121,10 +122,10 @@ def test_hand_computed_value() -> None:
     # sigma(man) = 1/2, sigma(horse) = 1 -> feature 2 * 1/2 = 1; k(a, a) = 1
     a = from_triplets([0, 0, 1], [(0, 5, 2), (1, 5, 2)])
     b = from_triplets([0, 1], [(0, 5, 1), (0, 4, 1)])  # feature (man,on,horse) = 1
-    k = RandomWalkKernel(walk_length=2, normalize=False).fit([a]).transform([b])
+    k = RandomWalkKernel(walk_length=2, mode="thesis", normalize=False).fit([a]).transform([b])
     assert k[0, 0] == pytest.approx(1.0)
     # normalised: k(b, b) = 1 + 1 (the 'next to' walk) -> 1 / max(1, 2)
-    assert RandomWalkKernel(walk_length=2).fit([a]).transform([b])[0, 0] == pytest.approx(0.5)
+    assert RandomWalkKernel(walk_length=2, mode="thesis").fit([a]).transform([b])[0, 0] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("p", [1, 2, 3])
@@ -147,7 +148,7 @@ def test_grakel_equivalence(p: int) -> None:
         return rw.fit_transform([as_grakel(g) for g in graphs])
 
     ours = RandomWalkKernel(
-        walk_length=p + 1, normalize=False, node_normalization=False, edge_labels=False
+        walk_length=p + 1, mode="thesis", normalize=False, node_normalization=False, edge_labels=False
     ).fit_transform(graphs)
     if p == 1:  # GraKeL's p=0 term is the identity: |V_a| * |V_b|, labels not compared
         sizes = np.array([g[NODE].label.numel() for g in graphs], dtype=float)
@@ -204,7 +205,7 @@ def test_sklearn_estimator_protocol() -> None:
     params = kern.get_params()
     assert params == {
         "walk_length": 2, "mode": "usggen", "normalize": False, "n_jobs": 1,
-        "node_normalization": True, "edge_labels": True,
+        "node_normalization": True, "edge_labels": True, "max_memory": 2.0**31,
     }
     cloned = clone(kern)
     assert cloned.get_params() == params and not hasattr(cloned, "X_features_")
@@ -231,3 +232,67 @@ def test_bad_parameters_and_inputs() -> None:
     bad[EDGE].edge_index = bad[EDGE].edge_index + 5
     with pytest.raises(ValueError, match=r"graphs\[0\]: relation.edge_index"):
         RandomWalkKernel().fit([bad])
+
+
+def test_default_mode_is_the_published_code() -> None:
+    """One default everywhere: the published evaluation code's kernel (usggen, walks of 3 nodes)."""
+    assert RandomWalkKernel().get_params()["mode"] == "usggen"
+    np.testing.assert_array_equal(
+        RandomWalkKernel().fit_transform(GRAPHS), RandomWalkKernel(mode="usggen", walk_length=3).fit_transform(GRAPHS)
+    )
+    assert random_walk_pair(GRAPHS[0], GRAPHS[1]) == random_walk_pair(GRAPHS[0], GRAPHS[1], mode="usggen")
+
+
+@pytest.mark.parametrize("field", ["label", "edge_index", "predicate"])
+def test_float_ids_are_refused_not_truncated(field: str) -> None:
+    g = from_triplets([0, 1, 2], [(0, 1, 1), (1, 0, 2)])
+    if field == "label":
+        g[NODE].label = torch.tensor([0.0, 1.7, 2.0])
+        name = "object.label"
+    elif field == "edge_index":
+        g[EDGE].edge_index = g[EDGE].edge_index.float()
+        name = "relation.edge_index"
+    else:
+        g[EDGE].label = torch.tensor([1.0, 0.0])
+        name = "relation.label"
+    for kernel in (RandomWalkKernel(), ObjectSetKernel()):
+        with pytest.raises(ValueError, match=rf"graphs\[1\]: {name} has dtype torch.float32.*integer"):
+            kernel.fit([GRAPHS[0], g])
+    g2 = from_triplets([0, 1], [])
+    g2[NODE].label = torch.tensor([True, False])
+    with pytest.raises(ValueError, match="object.label has dtype torch.bool"):
+        RandomWalkKernel().fit([g2])
+
+
+def _cyclic_graphs() -> list:
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(5):
+        trips = [(a, int(rng.integers(3)), b) for a in range(6) for b in range(6) if a != b and rng.random() < 0.4]
+        out.append(from_triplets(rng.integers(0, 4, 6).tolist(), trips))
+    return out
+
+
+def test_memory_estimate_refuses_exponential_walks_before_allocating() -> None:
+    import tracemalloc
+
+    graphs = _cyclic_graphs()
+    tracemalloc.start()
+    with pytest.raises(MemoryError, match=r"walk_length=200: .* need at least [0-9.e+-]+ GiB") as info:
+        RandomWalkKernel(walk_length=200, max_memory=2**24).fit(graphs)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert "max_memory=0.0156 GiB" in str(info.value) and "upper bound" in str(info.value)
+    assert peak < 2**25  # stopped near the budget, far from the 1e76 GiB the walks would take
+    with pytest.raises(ValueError, match="max_memory"):
+        RandomWalkKernel(max_memory=-1).fit(graphs)
+
+
+def test_memory_check_passes_when_walks_merge_into_few_states() -> None:
+    """On a complete digraph with one category the walk count explodes but the DP states do not."""
+    k4 = from_triplets([0] * 4, [(a, 0, b) for a in range(4) for b in range(4) if a != b])
+    for mode in ("thesis", "usggen"):
+        fast = RandomWalkKernel(walk_length=30, mode=mode, normalize=False, max_memory=2**20).fit_transform([k4])
+        assert fast[0, 0] == pytest.approx(random_walk_pair(k4, k4, walk_length=30, mode=mode), rel=1e-12)
+    short = RandomWalkKernel(walk_length=3, max_memory=1e6).fit_transform(GRAPHS)
+    np.testing.assert_array_equal(short, RandomWalkKernel(walk_length=3, max_memory=None).fit_transform(GRAPHS))

@@ -1,4 +1,4 @@
-"""Tests for sgkit.metrics.image (MAE, SSIM, LPIPS, FID, KID, precision/recall)."""
+"""Tests for sgkit.metrics.image (MAE, SSIM, LPIPS, FID, KID, improved precision/recall, ImageMetrics)."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +18,10 @@ from sgkit.metrics.image import (
     fid_from_features,
     frechet_distance,
     kid,
+    improved_precision_recall,
     kid_from_features,
     mae,
+    prd,
     precision_recall,
     ssim,
 )
@@ -156,7 +158,7 @@ def test_precision_recall_hand_example_and_sklearn() -> None:
     real = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
     fake = torch.tensor([[0.5], [2.9], [10.0], [11.0]])
     # k=1: real radii = 1 (all); fake radii: 0.5->2.4, 2.9->2.4, 10->1, 11->1
-    p, r = precision_recall(real, fake, k=1)
+    p, r = improved_precision_recall(real, fake, k=1)
     assert p == pytest.approx(0.5)  # 0.5 and 2.9 are inside real balls
     assert r == pytest.approx(1.0)  # every real point is within 2.4 of 0.5 or 2.9
     rng = np.random.default_rng(2)
@@ -167,8 +169,10 @@ def test_precision_recall_hand_example_and_sklearn() -> None:
     dist = np.linalg.norm(b[:, None] - a[None], axis=-1)
     ref_p = (dist <= rad_a[None]).any(1).mean()
     ref_r = (dist.T <= rad_b[None]).any(1).mean()
-    p, r = precision_recall(torch.from_numpy(a), torch.from_numpy(b), k=3, batch_size=7)
+    p, r = improved_precision_recall(torch.from_numpy(a), torch.from_numpy(b), k=3, batch_size=7)
     assert (p, r) == (pytest.approx(ref_p), pytest.approx(ref_r))
+    with pytest.warns(FutureWarning, match="improved_precision_recall.*sgkit.metrics.prd"):
+        assert precision_recall(torch.from_numpy(a), torch.from_numpy(b), k=3) == (p, r)
 
 
 def test_lpips_needs_local_weights_and_computes(tmp_path) -> None:
@@ -235,7 +239,7 @@ def test_image_metrics_accumulates_batches() -> None:
     def extractor(images: torch.Tensor) -> torch.Tensor:
         return torch.cat([images.mean((2, 3)), images.std((2, 3))], dim=1)
 
-    acc = ImageMetrics(extractor, kid_subset_size=6, kid_subsets=4, k=2)
+    acc = ImageMetrics(extractor, kid_subset_size=6, kid_subsets=4, k=2, prd_clusters=3, prd_runs=2)
     with pytest.raises(RuntimeError, match="before any update"):
         acc.compute()
     acc.update(pred[:4], target[:4])
@@ -247,9 +251,12 @@ def test_image_metrics_accumulates_batches() -> None:
     assert out["fid"] == pytest.approx(fid_from_features(fr, ff))
     kid = kid_from_features(fr, ff, subset_size=6, num_subsets=4, seed=0)
     assert (out["kid_mean"], out["kid_std"]) == (pytest.approx(kid[0]), pytest.approx(kid[1]))
-    assert (out["precision"], out["recall"]) == tuple(
-        pytest.approx(v) for v in precision_recall(fr, ff, k=2)
+    assert (out["improved_precision"], out["improved_recall"]) == tuple(
+        pytest.approx(v) for v in improved_precision_recall(fr, ff, k=2)
     )
+    ref_prd = prd(fr, ff, num_clusters=3, num_runs=2, seed=0)
+    assert (out["prd_f_1_8"], out["prd_f_8"]) == (pytest.approx(ref_prd.f_1_8), pytest.approx(ref_prd.f_8))
+    assert "precision" not in out and "recall" not in out
     assert "lpips" not in out
     assert repr(acc) == "ImageMetrics(feature_extractor=True, lpips=False, images=10)"
     acc.reset()

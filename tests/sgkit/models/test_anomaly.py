@@ -3,7 +3,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from sgkit.data import from_triplets
-from sgkit.models import anomaly_auroc, nll_auroc, plot_nll_histograms
+from sgkit.models import anomaly_auroc, nll_auroc
+from sgkit.viz import plot_nll_histograms
 from sgkit.models.anomaly import nll_size_statistics, standardize_nll
 
 

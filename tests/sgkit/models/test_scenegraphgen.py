@@ -180,7 +180,8 @@ def test_save_load_round_trip(cls, tmp_path):
     path = tmp_path / "model.pt"
     model.save(path)
     raw = torch.load(path, weights_only=True)
-    assert raw["class"] == cls.__name__ and raw["hparams"]["max_nodes"] == 5
+    assert raw["format"] == "sgkit.checkpoint/1"
+    assert raw["model"] == cls.__name__ and raw["config"]["max_nodes"] == 5
     loaded = cls.load(path)
     assert loaded.vocab == vocab and loaded.hparams == model.hparams
     assert loaded.ordering_ == "hierarchical" and loaded.history_ == model.history_
@@ -190,10 +191,10 @@ def test_save_load_round_trip(cls, tmp_path):
     b = model.sample(10, generator=torch.Generator().manual_seed(2))
     assert [_key(g) for g in a] == [_key(g) for g in b]
     other = GraphRNN if cls is SceneGraphGen else SceneGraphGen
-    with pytest.raises(ValueError, match=f"checkpoint holds a {cls.__name__}"):
+    with pytest.raises(ValueError, match=f"holds a {cls.__name__} checkpoint, not a"):
         other.load(path)
     torch.save({"x": 1}, tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match="not an sgkit autoregressive model checkpoint"):
+    with pytest.raises(ValueError, match="is not an sgkit checkpoint"):
         cls.load(tmp_path / "bad.pt")
 
 
@@ -238,7 +239,7 @@ def test_from_edges_are_conditioned_on_to_edges_and_nodes():
 
 
 def test_default_sizes_follow_the_thesis():
-    model = SceneGraphGen(150, 50)
+    model = SceneGraphGen(150, 50, max_nodes=25)
     h = model.hparams
     assert (h["node_embedding_dim"], h["edge_embedding_dim"], h["hidden_dim"], h["num_layers"]) == (64, 8, 128, 4)
     assert model.node_history.gru.num_layers == 4 and model.to_edge_gru.gru.hidden_size == 128
@@ -318,3 +319,31 @@ def test_callable_ordering_is_the_default_of_nll(cls, tmp_path):
     loaded.fit(graphs, epochs=1, batch_size=2, ordering="identity", progress=False)
     assert loaded.ordering_ == "identity"
     loaded.nll(graphs)
+
+
+def test_sizes_from_the_vocabulary_and_max_nodes_from_the_data():
+    from sgkit.datasets import ShapesWorld
+    from sgkit.models import SG2ImConfig
+
+    ds = ShapesWorld(30, seed=2, progress=False)
+    graphs = ds.graphs()
+    model = SceneGraphGen(vocab=ds.vocab, **SMALL)
+    assert (model.num_classes, model.num_predicates) == (ds.vocab.num_objects, ds.vocab.num_predicates)
+    with pytest.raises(ValueError, match=r"max_nodes: the model has no networks yet; call fit"):
+        model.sample(2)
+    model.fit(graphs, epochs=1, batch_size=8, progress=False)
+    assert model.max_nodes == max(g["object"].num_nodes for g in graphs) == model.hparams["max_nodes"]
+    assert len(model.sample(3, generator=torch.Generator().manual_seed(0))) == 3
+    with pytest.raises(ValueError, match=r"num_classes and num_predicates: give both, or a vocabulary"):
+        SceneGraphGen(max_nodes=4)
+    cfg = SG2ImConfig.preset("crn-small", vocab=ds.vocab)
+    assert (cfg.num_objects, cfg.num_predicates) == (ds.vocab.num_objects, ds.vocab.num_predicates)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_a_single_graph_where_a_list_is_expected(cls):
+    model = cls(3, 2, max_nodes=4, **SMALL)
+    g = _toy_graphs()[0]
+    for call in (lambda: model.nll(g), lambda: model.fit(g, progress=False)):
+        with pytest.raises(ValueError, match=r"graphs: expected a sequence of scene graphs, got a single"):
+            call()

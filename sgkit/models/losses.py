@@ -1,12 +1,17 @@
-"""Loss functions of the scene-graph-to-image models (SG2Im, SIMSG, MIGS).
+"""Loss functions of the scene-graph-to-image models (SG2Im, SIMSG, DisPositioNet, MIGS).
 
+- :func:`box_loss`: L1 between predicted and ground-truth boxes (thesis; not the MSE of the
+  public SIMSG code);
+- :func:`mask_loss`: binary cross-entropy of predicted box-relative masks;
+- :func:`kl_normal`: closed-form KL divergence of a diagonal Gaussian from the standard normal;
 - :func:`gan_loss`: adversarial losses on discriminator logits (``"bce"`` as in SG2Im,
   ``"hinge"`` as in SPADE, ``"lsgan"``);
 - :func:`feature_matching_loss`: pix2pixHD/SPADE discriminator feature matching;
 - :class:`VGGPerceptualLoss`: L1 distance of VGG16 features (Johnson et al. 2016,
   https://arxiv.org/abs/1603.08155). The architecture comes from torchvision; pretrained weights
-  are read only from a local file given by the user, never downloaded. Without a file the loss is
-  disabled with the message :data:`PERCEPTUAL_DISABLED_MESSAGE` and returns zero.
+  are read only from a local file given by the user (:mod:`sgkit.models.pretrained`), never
+  downloaded. Without a file the loss is disabled with the message
+  :data:`PERCEPTUAL_DISABLED_MESSAGE` and returns zero.
 """
 from __future__ import annotations
 
@@ -18,7 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sgkit.models.pretrained import load_local_state_dict
+
 __all__ = [
+    "box_loss",
+    "mask_loss",
+    "kl_normal",
     "gan_loss",
     "multiscale_gan_loss",
     "feature_matching_loss",
@@ -33,6 +43,46 @@ PERCEPTUAL_DISABLED_MESSAGE = (
 )
 
 _GAN_MODES = ("bce", "hinge", "lsgan")
+
+
+def box_loss(pred: Tensor, target: Tensor) -> Tensor:
+    r"""Mean absolute error of boxes, :math:`\frac{1}{4O}\sum_{o,k} |\hat b_{ok} - b_{ok}|`.
+
+    Args:
+        pred: ``[O, 4]`` predicted boxes.
+        target: ``[O, 4]`` ground-truth boxes.
+    """
+    return F.l1_loss(pred, target)
+
+
+def mask_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy of mask probabilities; targets are resized to the prediction's
+    ``M x M`` by area interpolation when the sizes differ.
+
+    Args:
+        pred: ``[O, M, M]`` mask probabilities.
+        target: ``[O, M', M']`` masks in ``[0, 1]``.
+    """
+    if target.shape[-2:] != pred.shape[-2:]:
+        target = F.interpolate(target.unsqueeze(1), size=pred.shape[-2:], mode="area").squeeze(1)
+    return F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target.clamp(0, 1))
+
+
+def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    r"""KL divergence of :math:`\mathcal N(\mu, \sigma^2)` from :math:`\mathcal N(0, 1)`,
+    summed over the last dimension and averaged over the rest:
+
+    .. math::
+        \mathrm{KL} = -\tfrac12 \sum_k (1 + \log\sigma_k^2 - \mu_k^2 - \sigma_k^2).
+
+    Args:
+        mu: ``[..., K]`` means.
+        logvar: ``[..., K]`` log-variances.
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=-1)
+    return kl.mean() if kl.numel() else mu.new_zeros(())
 
 
 def gan_loss(logits: Tensor, real: bool, mode: str = "bce", for_discriminator: bool = True) -> Tensor:
@@ -171,13 +221,8 @@ class VGGPerceptualLoss(nn.Module):
                 warnings.warn(PERCEPTUAL_DISABLED_MESSAGE, UserWarning, stacklevel=2)
             return
         path = os.fspath(weights)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"vgg weights file not found: weights={path!r}")
         features = _vgg16_features()[: self.LAYERS[-1] + 1]
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise ValueError(f"weights file {path!r} does not contain a state dict")
-        state = {k[len("features."):] if k.startswith("features.") else k: v for k, v in state.items()}
+        state = load_local_state_dict(path, argument="weights", what="vgg", strip_prefix="features.")
         wanted = features.state_dict().keys()
         missing = [k for k in wanted if k not in state]
         if missing:
