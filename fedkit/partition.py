@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from fedkit.validation import check_number
+
 __all__ = [
     "ClientSplit",
     "iid_partition",
@@ -37,10 +39,42 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ClientSplit:
-    """Indices (into the pooled data set) of one client's training and test samples."""
+    """Indices (into the pooled data set) of one client's training and test samples.
+
+    Both are stored as 1-D ``int64`` arrays. Indices must be non-negative whole numbers, and no
+    index may be both a training and a test sample of the client.
+
+    Raises:
+        ValueError: for a non-1-D or non-integral array, a negative index, or an index in both
+            ``train`` and ``test``.
+    """
 
     train: np.ndarray
     test: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("train", "test"):
+            raw = getattr(self, name)
+            a = raw.detach().cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
+            if a.size == 0:
+                a = a.reshape(0).astype(np.int64)
+            if a.ndim != 1:
+                raise ValueError(f"ClientSplit.{name} must be a 1-D index array, got shape {a.shape}")
+            if not np.issubdtype(a.dtype, np.integer):
+                if a.dtype == bool or not np.issubdtype(a.dtype, np.number) or not np.all(np.mod(a, 1) == 0):
+                    raise ValueError(f"ClientSplit.{name} must hold whole-number indices, got dtype {a.dtype}")
+            a = a.astype(np.int64)
+            if a.size and a.min() < 0:
+                raise ValueError(
+                    f"ClientSplit.{name} indices must be non-negative, got {int(a.min())} "
+                    "(negative indices would silently wrap around)"
+                )
+            object.__setattr__(self, name, a)
+        both = np.intersect1d(self.train, self.test)
+        if both.size:
+            raise ValueError(
+                f"ClientSplit train and test share {both.size} index(es), e.g. {both[:5].tolist()}"
+            )
 
     @property
     def indices(self) -> np.ndarray:
@@ -69,8 +103,7 @@ def _check_common(num_clients: int, test_fraction: float, n: int) -> None:
         raise ValueError(f"num_clients must be a positive int, got {num_clients!r}")
     if num_clients > n:
         raise ValueError(f"num_clients={num_clients} exceeds the number of samples {n}")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction!r}")
+    check_number("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
 
 
 def _split_client(idx: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Generator) -> ClientSplit:
@@ -210,8 +243,7 @@ def dirichlet_partition(
     """
     y = _labels(labels)
     _check_common(num_clients, test_fraction, y.size)
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
+    check_number("alpha", alpha, low=0.0, low_open=True)
     if min_size < 0 or min_size * num_clients > y.size:
         raise ValueError(f"min_size={min_size} is impossible for {num_clients} clients and {y.size} samples")
     rng = np.random.default_rng(seed)
@@ -259,8 +291,7 @@ def unbalanced_partition(
     """
     y = _labels(labels)
     _check_common(num_clients, test_fraction, y.size)
-    if sigma < 0:
-        raise ValueError(f"sigma must be non-negative, got {sigma!r}")
+    check_number("sigma", sigma, low=0.0)
     if min_size * num_clients > y.size:
         raise ValueError(f"min_size={min_size} is impossible for {num_clients} clients and {y.size} samples")
     rng = np.random.default_rng(seed)
@@ -311,8 +342,7 @@ def ham10k_partition(
         raise ValueError(f"groups_per_class must be a positive int, got {groups_per_class!r}")
     if max_per_class is not None and max_per_class < groups_per_class:
         raise ValueError(f"max_per_class={max_per_class} must be >= groups_per_class={groups_per_class}")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction!r}")
+    check_number("test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
     rng = np.random.default_rng(seed)
     classes = np.unique(y)
     if classes.size < 2:
@@ -342,9 +372,31 @@ def ham10k_partition(
     return _finish([parts[k] for k in order], y, test_fraction, rng)
 
 
+def _is_dataset(obj: Any) -> bool:
+    return hasattr(obj, "clients") and hasattr(obj, "y") and hasattr(obj, "num_classes")
+
+
+def _unpack(clients: Any, labels: Any, num_classes: int | None) -> tuple[Any, Any, int | None]:
+    """``(clients, labels, num_classes)`` of a federated data set passed as ``clients``."""
+    if _is_dataset(clients):
+        if labels is not None:
+            raise ValueError(
+                f"labels must not be given with a FederatedDataset (its y is used), got {type(labels).__name__}"
+            )
+        return clients.clients, clients.y, clients.num_classes if num_classes is None else num_classes
+    if _is_dataset(labels):
+        raise ValueError(
+            "labels is a FederatedDataset: pass it alone as the first argument, e.g. "
+            "plot_partition(data, path=...) or class_counts(data)"
+        )
+    if labels is None:
+        raise ValueError("labels are required unless clients is a FederatedDataset")
+    return clients, labels, num_classes
+
+
 def class_counts(
-    clients: Sequence[ClientSplit],
-    labels: Sequence[int] | np.ndarray | torch.Tensor,
+    clients: Sequence[ClientSplit] | Any,
+    labels: Sequence[int] | np.ndarray | torch.Tensor | None = None,
     num_classes: int | None = None,
     *,
     split: str = "all",
@@ -352,7 +404,8 @@ def class_counts(
     """Client-by-class sample counts.
 
     Args:
-        clients: client splits.
+        clients: client splits, or a :class:`~fedkit.datasets.FederatedDataset` (then
+            ``labels`` is omitted and its ``y`` / ``num_classes`` are used).
         labels: class labels of the pool.
         num_classes: number of classes (default ``max(label) + 1``).
         split: ``"all"``, ``"train"`` or ``"test"``.
@@ -360,6 +413,7 @@ def class_counts(
     Returns:
         Integer array ``[M, C]``.
     """
+    clients, labels, num_classes = _unpack(clients, labels, num_classes)
     y = _labels(labels)
     if split not in ("all", "train", "test"):
         raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
@@ -372,8 +426,8 @@ def class_counts(
 
 
 def plot_partition(
-    clients: Sequence[ClientSplit],
-    labels: Sequence[int] | np.ndarray | torch.Tensor,
+    clients: Sequence[ClientSplit] | Any,
+    labels: Sequence[int] | np.ndarray | torch.Tensor | str | Path | None = None,
     path: str | Path | None = None,
     *,
     num_classes: int | None = None,
@@ -383,9 +437,13 @@ def plot_partition(
 ) -> Any:
     """Draw the client-by-class heat map of a partition.
 
+    Also callable as ``plot_partition(data, path)`` with a
+    :class:`~fedkit.datasets.FederatedDataset` (its labels, number of classes and class names
+    are used).
+
     Args:
-        clients: client splits.
-        labels: class labels of the pool.
+        clients: client splits, or a federated data set.
+        labels: class labels of the pool (with a data set: the output path, or omitted).
         path: if given, the figure is saved there.
         num_classes: number of classes (default ``max(label) + 1``).
         class_names: tick labels for the classes.
@@ -397,6 +455,13 @@ def plot_partition(
     """
     from matplotlib.figure import Figure
 
+    if _is_dataset(clients):
+        if isinstance(labels, (str, Path)):
+            if path is not None:
+                raise ValueError(f"path given twice: {str(labels)!r} and {str(path)!r}")
+            labels, path = None, labels
+        if class_names is None and getattr(clients, "class_names", None):
+            class_names = list(clients.class_names)
     counts = class_counts(clients, labels, num_classes)
     if ax is None:
         # no pyplot: the user's backend is left alone

@@ -4,49 +4,13 @@ Every check raises with a message that names the argument, the value and, for fi
 """
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fedkit.validation import check_number
+
 __all__ = ["check_number", "reading"]
-
-
-def check_number(
-    name: str,
-    value: object,
-    *,
-    low: float | None = None,
-    low_open: bool = False,
-    high: float | None = None,
-) -> float:
-    """Return ``value`` as a float after checking it is a finite real number in range.
-
-    Args:
-        name: argument name used in the message.
-        value: the value passed by the caller.
-        low: lower bound (``None``: unbounded).
-        low_open: the lower bound is excluded (``value > low``).
-        high: inclusive upper bound (``None``: unbounded).
-
-    Raises:
-        ValueError: for a non-number, a bool, NaN, an infinity or a value out of range.
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok and low is not None:
-        ok = float(value) > low if low_open else float(value) >= low
-    if ok and high is not None:
-        ok = float(value) <= high
-    if not ok:
-        rng = []
-        if low is not None:
-            rng.append(f"{'>' if low_open else '>='} {low:g}")
-        if high is not None:
-            rng.append(f"<= {high:g}")
-        cond = f" {' and '.join(rng)}" if rng else ""
-        raise ValueError(f"{name} must be a finite number{cond}, got {value!r}")
-    return float(value)
 
 
 @contextmanager
