@@ -29,8 +29,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
-import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +48,7 @@ from fedkit.partition import ClientSplit
 from fedkit.robustness import ATTACKS, apply_attack, finite_rows, noisy_labels, select_clients
 from fedkit.strategies.base import Strategy
 from fedkit.strategies.clustered import Clustered
+from fedkit.validation import check_number
 
 __all__ = [
     "SimulationResult",
@@ -95,6 +94,8 @@ class SimulationResult:
         cluster_thetas: parameters of every cluster.
         updates: the client updates used for clustering ``[M, P]`` (None without clustering).
         dropped_total: number of discarded non-finite client updates.
+        failed_rounds: rounds skipped because every participant's update was non-finite (only
+            with ``skip_failed_rounds=True``; otherwise such a round raises).
     """
 
     strategy: str
@@ -109,6 +110,7 @@ class SimulationResult:
     cluster_thetas: dict[int, Tensor] = field(default_factory=dict)
     updates: Tensor | None = None
     dropped_total: int = 0
+    failed_rounds: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (no tensors)."""
@@ -120,6 +122,7 @@ class SimulationResult:
             "personalized": self.personalized,
             "num_clusters": int(len(np.unique(self.cluster_labels))),
             "dropped_total": self.dropped_total,
+            "failed_rounds": list(self.failed_rounds),
             "history": self.history,
         }
 
@@ -159,6 +162,12 @@ class Simulator:
         label_noise: probability that a low-quality client's training label is random.
         seed: seed of client selection, mini-batch order, attacks and label noise.
         progress: show tqdm progress bars.
+        skip_failed_rounds: when every participant of a round sends a non-finite update (so
+            nothing can be aggregated), skip the round and count it in
+            :attr:`SimulationResult.failed_rounds` instead of raising.
+
+    Raises:
+        ValueError: for a non-finite or out-of-range hyperparameter (named in the message).
     """
 
     def __init__(
@@ -182,30 +191,31 @@ class Simulator:
         label_noise: float = 1.0,
         seed: int = 0,
         progress: bool = True,
+        skip_failed_rounds: bool = False,
     ) -> None:
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
+        check_number("lr", lr, low=0.0, low_open=True)
         if not isinstance(local_epochs, int) or local_epochs < 1:
             raise ValueError(f"local_epochs must be a positive int, got {local_epochs!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
-        if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"momentum and weight_decay must be >= 0, got {momentum!r}, {weight_decay!r}")
+        check_number("momentum", momentum, low=0.0)
+        check_number("weight_decay", weight_decay, low=0.0)
         if attack not in ATTACKS:
             raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
         if vectorized not in (True, False, "auto"):
             raise ValueError(f"vectorized must be True, False or 'auto', got {vectorized!r}")
-        if max_parallel < 1:
-            raise ValueError(f"max_parallel must be positive, got {max_parallel!r}")
+        if not isinstance(max_parallel, int) or max_parallel < 1:
+            raise ValueError(f"max_parallel must be a positive int, got {max_parallel!r}")
         for name, value in (("malicious_fraction", malicious_fraction), ("low_quality_fraction", low_quality_fraction), ("label_noise", label_noise)):
-            if not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-        if not isinstance(noise_std, numbers.Real) or not (math.isfinite(noise_std) and noise_std >= 0):
-            raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
-        if not isinstance(attack_scale, numbers.Real) or not math.isfinite(attack_scale):
-            raise ValueError(f"attack_scale must be a finite number, got {attack_scale!r}")
+            check_number(name, value, low=0.0, high=1.0)
+        check_number("noise_std", noise_std, low=0.0)
+        check_number("attack_scale", attack_scale)
+        if not isinstance(skip_failed_rounds, bool):
+            raise ValueError(f"skip_failed_rounds must be a bool, got {skip_failed_rounds!r}")
+        if not isinstance(data, FederatedDataset):
+            raise ValueError(f"data must be a FederatedDataset, got {type(data).__name__}")
         has_buffers = any(True for _ in model.buffers())
         stochastic = is_stochastic(model)
         if vectorized is True and has_buffers:
@@ -232,6 +242,7 @@ class Simulator:
         self.noise_std = float(noise_std)
         self.seed = int(seed)
         self.progress = progress
+        self.skip_failed_rounds = skip_failed_rounds
         m = data.num_clients
         self.malicious = select_clients(m, malicious_fraction, seed=self.seed + 1)
         self.low_quality = select_clients(m, low_quality_fraction, seed=self.seed + 2)
@@ -543,6 +554,7 @@ class Simulator:
         updates: Tensor | None = None
         history: list[dict[str, Any]] = []
         dropped_total = 0
+        failed_rounds: list[int] = []
         t0 = time.perf_counter()
         bar = tqdm(range(1, rounds + 1), desc=strategy.name, disable=not self.progress, leave=False)
         for t in bar:
@@ -580,6 +592,15 @@ class Simulator:
             dropped_total += len(dropped)
             if dropped:
                 _log.warning("round %d: dropped the non-finite updates of clients %s", t, dropped)
+            if not bool(ok.any()):
+                if not self.skip_failed_rounds:
+                    raise RuntimeError(
+                        f"round {t}: every participating client ({part.size}: {part.tolist()[:10]}"
+                        f"{'...' if part.size > 10 else ''}) sent a non-finite update, so the model "
+                        f"cannot be updated (lr={self.lr!r} may be too large); pass "
+                        "skip_failed_rounds=True to skip and count such rounds"
+                    )
+                failed_rounds.append(t)
             for c in sorted(thetas):
                 sel = torch.as_tensor(assignment[part] == c) & ok
                 if sel.any():
@@ -622,6 +643,7 @@ class Simulator:
             cluster_thetas=thetas,
             updates=updates,
             dropped_total=dropped_total,
+            failed_rounds=failed_rounds,
         )
 
     def personalize(self, thetas: Mapping[int, Tensor], assignment: np.ndarray, epochs: int, round_key: int) -> np.ndarray:
