@@ -30,6 +30,7 @@ from fedkit.datasets import (
 from fedkit.federation import federation_graph, graph_clusters, plot_federation
 from fedkit.models import MLP, LeNet
 from fedkit.partition import (
+    HAM10K_THESIS,
     ClientSplit,
     class_counts,
     dirichlet_partition,
@@ -56,6 +57,7 @@ __all__ = [
     "server_update",
     "unflatten_params",
     # data
+    "HAM10K_THESIS",
     "ClientSplit",
     "FederatedDataset",
     "class_counts",

@@ -69,7 +69,9 @@ def _selected(state: Mapping[str, Tensor]) -> list[str]:
     return [k for k, v in state.items() if torch.is_tensor(v) and torch.is_floating_point(v)]
 
 
-def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers: bool = True) -> Tensor:
+def flatten_params(
+    module_or_state: nn.Module | Mapping[str, Tensor], *, buffers: bool = True, out: Tensor | None = None
+) -> Tensor:
     """Concatenate the floating-point entries of a model into one vector.
 
     The order is the ``state_dict`` order. Integer buffers (e.g. ``num_batches_tracked``) are
@@ -80,9 +82,12 @@ def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers
         module_or_state: an :class:`torch.nn.Module` or a state dict (mapping name -> tensor).
         buffers: include floating buffers (batch-norm running statistics) of a module. For a
             mapping every floating entry is included.
+        out: optional preallocated ``[P]`` tensor (e.g. a row of a ``[M, P]`` matrix that is
+            reused every round) written in place, which avoids a fresh allocation and a later
+            ``torch.stack`` of the rows.
 
     Returns:
-        Tensor of shape ``[P]``.
+        Tensor of shape ``[P]`` (``out`` when given).
 
     Raises:
         TypeError: if the input is neither a module nor a mapping.
@@ -94,7 +99,12 @@ def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers
     if not keys:
         raise ValueError("module_or_state holds no floating-point tensor to flatten")
     parts = [state[k].detach().reshape(-1) if is_module else state[k].reshape(-1) for k in keys]
-    return torch.cat(parts)
+    if out is None:
+        return torch.cat(parts)
+    total = sum(p.numel() for p in parts)
+    if out.dim() != 1 or out.numel() != total:
+        raise ValueError(f"out must be a 1-D tensor of {total} entries, got shape {tuple(out.shape)}")
+    return torch.cat(parts, out=out)
 
 
 def unflatten_params(
