@@ -154,7 +154,10 @@ class _SegLoss(nn.Module):
             lo, hi = (float(v) for v in torch.stack([target.min(), target.max()]).tolist())
             frac = 0.0
         if frac or not (0 <= lo and hi <= labels - 1):
-            bad = "non-integral labels (e.g. 0.6)" if frac else "labels"
+            bad = "labels"
+            if frac:  # error path only: name one offending value
+                first = float(target[target != torch.round(target)].flatten()[0])
+                bad = f"non-integral labels (e.g. {first:g})"
             raise ValueError(
                 f"target {bad} must be whole numbers in [0, {labels - 1}] for {labels} channels, "
                 f"got range [{lo:g}, {hi:g}]"
