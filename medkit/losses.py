@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from medkit._checks import check_number
+from medkit._checks import check_number, check_seg_input, check_target_values
 
 __all__ = [
     "DiceLoss",
@@ -119,53 +119,9 @@ class _SegLoss(nn.Module):
         self.batch = batch
         self.check_target = check_target
 
-    def _check_input(self, input: Tensor, target: Tensor) -> None:
-        """Shape checks of ``input`` (``[B, C, *spatial]``, non-empty) and the target's type."""
-        if not torch.is_tensor(input) or not torch.is_tensor(target):
-            raise TypeError(
-                f"input and target must be tensors, got {type(input).__name__} and {type(target).__name__}"
-            )
-        if input.dim() < 3:
-            raise ValueError(f"input must have shape [B, C, *spatial], got {tuple(input.shape)}")
-        if input.numel() == 0:
-            raise ValueError(f"input must not be empty (no batch item or no pixel), got shape {tuple(input.shape)}")
-        if not torch.is_floating_point(input):
-            raise ValueError(f"input must hold float logits or probabilities, got dtype {input.dtype}")
-
-    def _check_values(self, target: Tensor, labels: int | None) -> None:
-        """Target values: labels in ``0..labels-1`` and whole, or (``labels=None``) in ``[0, 1]``."""
-        if not self.check_target:
-            return
-        if labels is None:
-            t = target.float()
-            lo, hi, nan = torch.stack([t.min(), t.max(), torch.isnan(t).any().float()]).tolist()
-            if nan or not (0.0 <= lo and hi <= 1.0):
-                raise ValueError(
-                    "target must hold one-hot or probabilistic values in [0, 1] (finite), got range "
-                    f"[{lo:g}, {hi:g}]{' with NaN' if nan else ''}; pass integer labels with "
-                    "to_onehot_y=True"
-                )
-            return
-        if torch.is_floating_point(target):
-            lo, hi, frac = torch.stack(
-                [target.min(), target.max(), (target != torch.round(target)).any().float()]
-            ).tolist()
-        else:
-            lo, hi = (float(v) for v in torch.stack([target.min(), target.max()]).tolist())
-            frac = 0.0
-        if frac or not (0 <= lo and hi <= labels - 1):
-            bad = "labels"
-            if frac:  # error path only: name one offending value
-                first = float(target[target != torch.round(target)].flatten()[0])
-                bad = f"non-integral labels (e.g. {first:g})"
-            raise ValueError(
-                f"target {bad} must be whole numbers in [0, {labels - 1}] for {labels} channels, "
-                f"got range [{lo:g}, {hi:g}]"
-            )
-
     def _target(self, input: Tensor, target: Tensor) -> Tensor:
         """One-hot (or given) float target of the same shape as ``input`` (values checked)."""
-        self._check_input(input, target)
+        check_seg_input(input, target)
         if target.dim() == input.dim() - 1:
             target = target.unsqueeze(1)
         if target.dim() != input.dim():
@@ -180,7 +136,8 @@ class _SegLoss(nn.Module):
                     f"to_onehot_y=True needs label targets [B, 1, ...], got {tuple(target.shape)}"
                 )
             if n == 1:
-                self._check_values(target, None)
+                if self.check_target:
+                    check_target_values(target, None)
                 target = target.float()
             else:
                 if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
@@ -188,7 +145,8 @@ class _SegLoss(nn.Module):
                         f"label target shape {tuple(target.shape)} does not match input "
                         f"{tuple(input.shape)} (expected [B, 1, *spatial])"
                     )
-                self._check_values(target, n)
+                if self.check_target:
+                    check_target_values(target, n)
                 target = F.one_hot(target[:, 0].long(), n).movedim(-1, 1).float()
                 return target
         if target.shape != input.shape:
@@ -196,7 +154,8 @@ class _SegLoss(nn.Module):
                 f"target shape {tuple(target.shape)} does not match input {tuple(input.shape)}"
                 " (use to_onehot_y=True for label targets)"
             )
-        self._check_values(target, None)
+        if self.check_target:
+            check_target_values(target, None)
         return target.float()
 
     def _probs(self, input: Tensor) -> Tensor:
