@@ -32,6 +32,7 @@ from fedkit.aggregation import (
     server_update,
     unflatten_params,
 )
+from medkit._checks import check_number
 from medkit.meta.finetune import LossFn, default_loss, make_optimizer, train_steps
 from medkit.meta.tasks import Task, TaskSampler
 from medkit.metrics import iou
@@ -162,13 +163,13 @@ class Reptile:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if inner_batch_size is not None and (not isinstance(inner_batch_size, int) or inner_batch_size < 1):
             raise ValueError(f"inner_batch_size must be a positive int or None, got {inner_batch_size!r}")
-        if not 0 < inner_gamma <= 1:
-            raise ValueError(f"inner_gamma must lie in (0, 1], got {inner_gamma!r}")
-        if not inner_lr > 0:
-            raise ValueError(f"inner_lr must be positive, got {inner_lr!r}")
-        if not beta > 0 or (beta_final is not None and not beta_final >= 0):
-            raise ValueError(f"beta must be positive and beta_final non-negative, got {beta!r}, {beta_final!r}")
-        make_optimizer(optimizer, [nn.Parameter(torch.zeros(1))], 1.0, 0.0)  # validates the name
+        check_number("inner_gamma", inner_gamma, low=0.0, low_open=True, high=1.0)
+        check_number("inner_lr", inner_lr, low=0.0, low_open=True)
+        check_number("beta", beta, low=0.0, low_open=True)
+        if beta_final is not None:
+            check_number("beta_final", beta_final, low=0.0)
+        check_number("eps", eps, low=0.0, low_open=True)
+        make_optimizer(optimizer, [nn.Parameter(torch.zeros(1))], 1.0, weight_decay)  # validates name and decay
         self.model = model
         self.rule = rule
         self.beta = float(beta)
