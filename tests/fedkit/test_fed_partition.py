@@ -128,4 +128,3 @@ def _forbid_backend_switch(monkeypatch):
         raise AssertionError(f"matplotlib.use{args} called")
 
     monkeypatch.setattr(matplotlib, "use", _fail)
-

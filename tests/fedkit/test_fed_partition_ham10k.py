@@ -15,7 +15,6 @@ def _check_disjoint(clients):
         assert np.intersect1d(c.train, c.test).size == 0 and c.train.size > 0
 
 
-
 # HAM10000 class counts (nv, mel, bkl, bcc, akiec, vasc, df), the real data set's
 HAM_COUNTS = [6705, 1113, 1099, 514, 327, 142, 115]
 HAM_Y = np.repeat(np.arange(7), HAM_COUNTS)
