@@ -299,7 +299,12 @@ def ida_weights(client_params: Tensor, eps: float = 1e-8) -> Tensor:
     client_params = _check_params(client_params)
     if not torch.is_floating_point(client_params):
         client_params = client_params.to(torch.get_default_dtype())
-    return inverse_distance_weights(client_params, client_params.mean(dim=0), metric="l1", eps=eps)
+    mean = client_params.mean(dim=0)
+    if not _all_finite(mean) and _all_finite(client_params):
+        # the sum of large finite rows overflowed where the mean does not: one row at a time in float64
+        mean = sum((row.double() for row in client_params), torch.zeros_like(mean, dtype=torch.float64))
+        mean = (mean / client_params.shape[0]).to(client_params.dtype)
+    return inverse_distance_weights(client_params, mean, metric="l1", eps=eps)
 
 
 def intrac_weights(train_accuracy: Tensor | Sequence[float], floor: float | None = None) -> Tensor:
