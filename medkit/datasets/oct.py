@@ -420,7 +420,9 @@ def load_duke_subject(path: str | Path, annotator: int = 1) -> tuple[np.ndarray,
         KeyError: if a variable is missing (the message names the file).
         ValueError: for a corrupt file, an image with NaN/inf pixels, or layer / fluid arrays
             whose shape does not match the images (e.g. a layer width that differs from the
-            image width); every message names the file.
+            image width); every message names the file. (Some byte-level corruptions inside
+            the variable data make ``scipy.io.loadmat`` itself crash the interpreter, which
+            cannot be caught from Python.)
     """
     from scipy.io import loadmat
 

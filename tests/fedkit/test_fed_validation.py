@@ -257,3 +257,8 @@ def test_vmap_rule_is_deterministic_and_follows_the_model(digits):
     assert vmap_pays_off(LeNet(1, 10, 8), small, 32)
     assert Simulator(LeNet(1, 10, 8), big, progress=False).vectorized is False
     assert Simulator(LeNet(1, 10, 8), small, progress=False).vectorized is True
+
+
+def test_ida_weights_of_rows_whose_sum_overflows():
+    # the float32 mean of [3.4e38, 3.4e38] overflows; the rows are finite and identical
+    torch.testing.assert_close(ida_weights(torch.tensor([[3.4e38], [3.4e38]])), torch.tensor([0.5, 0.5]))
