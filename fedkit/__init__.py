@@ -14,7 +14,7 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("aggregation", "datasets", "federation", "flower", "models", "partition", "robustness",
-               "simulate", "strategies")
+               "simulate", "strategies", "validation")
 _EXPORTS = {
     "combine_weights": "fedkit.aggregation",
     "fedavg_weights": "fedkit.aggregation",
@@ -38,6 +38,7 @@ _EXPORTS = {
     "plot_federation": "fedkit.federation",
     "MLP": "fedkit.models",
     "LeNet": "fedkit.models",
+    "HAM10K_THESIS": "fedkit.partition",
     "ClientSplit": "fedkit.partition",
     "class_counts": "fedkit.partition",
     "dirichlet_partition": "fedkit.partition",
@@ -76,6 +77,7 @@ __all__ = [
     "server_update",
     "unflatten_params",
     # data
+    "HAM10K_THESIS",
     "ClientSplit",
     "FederatedDataset",
     "class_counts",

@@ -36,6 +36,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from fedkit.validation import check_number
+
 __all__ = [
     "flatten_params",
     "unflatten_params",
@@ -67,7 +69,9 @@ def _selected(state: Mapping[str, Tensor]) -> list[str]:
     return [k for k, v in state.items() if torch.is_tensor(v) and torch.is_floating_point(v)]
 
 
-def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers: bool = True) -> Tensor:
+def flatten_params(
+    module_or_state: nn.Module | Mapping[str, Tensor], *, buffers: bool = True, out: Tensor | None = None
+) -> Tensor:
     """Concatenate the floating-point entries of a model into one vector.
 
     The order is the ``state_dict`` order. Integer buffers (e.g. ``num_batches_tracked``) are
@@ -78,9 +82,12 @@ def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers
         module_or_state: an :class:`torch.nn.Module` or a state dict (mapping name -> tensor).
         buffers: include floating buffers (batch-norm running statistics) of a module. For a
             mapping every floating entry is included.
+        out: optional preallocated ``[P]`` tensor (e.g. a row of a ``[M, P]`` matrix that is
+            reused every round) written in place, which avoids a fresh allocation and a later
+            ``torch.stack`` of the rows.
 
     Returns:
-        Tensor of shape ``[P]``.
+        Tensor of shape ``[P]`` (``out`` when given).
 
     Raises:
         TypeError: if the input is neither a module nor a mapping.
@@ -92,7 +99,12 @@ def flatten_params(module_or_state: nn.Module | Mapping[str, Tensor], *, buffers
     if not keys:
         raise ValueError("module_or_state holds no floating-point tensor to flatten")
     parts = [state[k].detach().reshape(-1) if is_module else state[k].reshape(-1) for k in keys]
-    return torch.cat(parts)
+    if out is None:
+        return torch.cat(parts)
+    total = sum(p.numel() for p in parts)
+    if out.dim() != 1 or out.numel() != total:
+        raise ValueError(f"out must be a 1-D tensor of {total} entries, got shape {tuple(out.shape)}")
+    return torch.cat(parts, out=out)
 
 
 def unflatten_params(
@@ -205,13 +217,20 @@ def _all_finite(t: Tensor) -> bool:
     return ok or bool(torch.isfinite(t).all())
 
 
-def _check_params(client_params: Tensor) -> Tensor:
+def _check_params(client_params: Tensor, finite: bool = True) -> Tensor:
     if not torch.is_tensor(client_params) or client_params.dim() != 2 or client_params.shape[0] == 0:
         shape = tuple(client_params.shape) if torch.is_tensor(client_params) else type(client_params).__name__
         raise ValueError(f"client_params must be a [M, P] tensor with M >= 1, got {shape}")
-    if not _all_finite(client_params):
-        raise ValueError("client_params contains non-finite values (NaN/inf); drop those clients first")
+    if finite and not _all_finite(client_params):
+        _raise_non_finite(client_params)
     return client_params
+
+
+def _raise_non_finite(client_params: Tensor) -> None:
+    rows = torch.nonzero(~torch.isfinite(client_params).all(dim=1)).flatten().tolist()
+    raise ValueError(
+        f"client_params contains non-finite values (NaN/inf) in rows {rows}; drop those clients first"
+    )
 
 
 def inverse_distance_weights(
@@ -241,13 +260,12 @@ def inverse_distance_weights(
     Raises:
         ValueError: for bad shapes, non-finite input, an unknown metric or ``eps <= 0``.
     """
-    client_params = _check_params(client_params)
+    client_params = _check_params(client_params, finite=False)  # finiteness: through the distances
     if not torch.is_floating_point(client_params):
         client_params = client_params.to(torch.get_default_dtype())
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
+    eps = check_number("eps", eps, low=0.0, low_open=True)
     reference = torch.as_tensor(reference, dtype=client_params.dtype, device=client_params.device)
     if reference.shape != client_params.shape[1:]:
         raise ValueError(
@@ -255,9 +273,12 @@ def inverse_distance_weights(
         )
     if not _all_finite(reference):
         raise ValueError("reference contains non-finite values")
-    # one client row at a time: no [M, P] temporary (the rows of a round are large)
+    # one client row at a time: no [M, P] temporary (the rows of a round are large). A NaN or
+    # inf entry makes its distance non-finite, so the exact elementwise check runs only then.
     power = 1.0 if metric == "l1" else 2.0
     dist = torch.stack([torch.dist(row, reference, p=power) for row in client_params]).pow(power)
+    if not bool(torch.isfinite(dist).all()) and not _all_finite(client_params):
+        _raise_non_finite(client_params)
     inv = 1.0 / (dist + eps)
     return _normalise(inv, "inverse distances")
 
@@ -278,7 +299,12 @@ def ida_weights(client_params: Tensor, eps: float = 1e-8) -> Tensor:
     client_params = _check_params(client_params)
     if not torch.is_floating_point(client_params):
         client_params = client_params.to(torch.get_default_dtype())
-    return inverse_distance_weights(client_params, client_params.mean(dim=0), metric="l1", eps=eps)
+    mean = client_params.mean(dim=0)
+    if not _all_finite(mean) and _all_finite(client_params):
+        # the sum of large finite rows overflowed where the mean does not: one row at a time in float64
+        mean = sum((row.double() for row in client_params), torch.zeros_like(mean, dtype=torch.float64))
+        mean = (mean / client_params.shape[0]).to(client_params.dtype)
+    return inverse_distance_weights(client_params, mean, metric="l1", eps=eps)
 
 
 def intrac_weights(train_accuracy: Tensor | Sequence[float], floor: float | None = None) -> Tensor:
@@ -303,8 +329,7 @@ def intrac_weights(train_accuracy: Tensor | Sequence[float], floor: float | None
         raise ValueError(f"train_accuracy must lie in [0, 1], got {acc.tolist()}")
     if floor is None:
         floor = 1.0 / acc.numel()
-    if not floor > 0:
-        raise ValueError(f"floor must be positive, got {floor!r}")
+    floor = check_number("floor", floor, low=0.0, low_open=True)
     return _normalise(1.0 / acc.clamp(min=floor), "train_accuracy")
 
 
@@ -340,34 +365,61 @@ def combine_weights(*weights: Tensor | Sequence[float]) -> Tensor:
 def server_update(theta: Tensor, client_params: Tensor, weights: Tensor, eta: float = 1.0) -> Tensor:
     r"""Server (meta-)update :math:`\theta + \eta \sum_i w_i (\theta_i - \theta)`.
 
-    With ``eta=1`` and weights summing to one this is the weighted average of the clients
-    (FedAvg, IDA, INTRAC); ``eta < 1`` gives the FedAP / Reptile step.
+    With ``eta=1`` this is the weighted average of the clients (FedAvg, IDA, INTRAC);
+    ``eta < 1`` gives the FedAP / Reptile step. This is the one implementation of the weighted
+    update (the strategies, the simulator, Flower and MetaMedSeg all call it).
+
+    The weights must be non-negative and sum to one: ``|sum(w) - 1| <= 1e-6 + M * eps``
+    with ``eps`` the machine epsilon of the weights' dtype (``1.2e-7`` for float32, so
+    ``1.2e-4`` at ``M = 1000``); normalise them first (e.g. with :func:`combine_weights`).
+
+    Finiteness is checked on ``theta`` and on the result (one pass over ``[P]`` each, not over
+    ``[M, P]``): a NaN or inf in a client row with a non-zero weight makes the result
+    non-finite, and rows with weight zero are checked directly, so a non-finite input is always
+    reported, naming the rows.
 
     Args:
         theta: current global parameters ``[P]``.
         client_params: client parameters after local training ``[M, P]``.
         weights: aggregation weights ``[M]``.
-        eta: server learning rate.
+        eta: server learning rate (finite, ``> 0``).
 
     Returns:
         New global parameters ``[P]`` (a new tensor; inputs are not modified).
 
     Raises:
-        ValueError: for mismatching shapes or non-finite input.
+        ValueError: for mismatching shapes, weights that are negative or do not sum to one, a
+            non-finite or non-positive ``eta``, non-finite input, or a result that overflows.
     """
-    client_params = _check_params(client_params)
-    if theta.dim() != 1 or theta.shape[0] != client_params.shape[1]:
+    client_params = _check_params(client_params, finite=False)
+    if not torch.is_tensor(theta) or theta.dim() != 1 or theta.shape[0] != client_params.shape[1]:
+        got = tuple(theta.shape) if torch.is_tensor(theta) else type(theta).__name__
+        raise ValueError(f"theta must have shape [{client_params.shape[1]}] to match client_params, got {got}")
+    w_in = torch.as_tensor(weights)
+    if w_in.dim() != 1 or w_in.shape[0] != client_params.shape[0]:
+        raise ValueError(f"weights must have shape [{client_params.shape[0]}], got {tuple(w_in.shape)}")
+    w64 = w_in.detach().to(torch.float64)
+    if not torch.isfinite(w64).all() or (w64 < 0).any():
+        raise ValueError(f"weights must be finite and non-negative, got {w_in.tolist()}")
+    w_eps = torch.finfo(w_in.dtype).eps if torch.is_floating_point(w_in) else 0.0
+    tol = 1e-6 + w_in.numel() * w_eps
+    total = float(w64.sum())
+    if abs(total - 1.0) > tol:
         raise ValueError(
-            f"theta must have shape [{client_params.shape[1]}] to match client_params, got {tuple(theta.shape)}"
+            f"weights must sum to 1 (tolerance {tol:.2g}), got sum {total!r}; normalise them first"
         )
-    w = torch.as_tensor(weights).to(dtype=client_params.dtype, device=client_params.device)
-    if w.dim() != 1 or w.shape[0] != client_params.shape[0]:
-        raise ValueError(f"weights must have shape [{client_params.shape[0]}], got {tuple(w.shape)}")
-    if not torch.isfinite(w).all():
-        raise ValueError(f"weights must be finite, got {w.tolist()}")
-    eta = float(eta)
-    if eta != eta or eta in (float("inf"), float("-inf")):
-        raise ValueError(f"eta must be finite, got {eta!r}")
+    eta = check_number("eta", eta, low=0.0, low_open=True)
+    if not _all_finite(theta):
+        raise ValueError("theta contains non-finite values (NaN/inf)")
+    w = w_in.to(dtype=client_params.dtype, device=client_params.device)
+    zero = w == 0
+    if bool(zero.any()) and not _all_finite(client_params[zero]):
+        _raise_non_finite(client_params)
     # (1 - eta * sum(w)) * theta + eta * (w @ client_params): one fused pass, no [P] temporaries
     theta = theta.to(client_params.dtype)
-    return torch.addmv(theta, client_params.T, w, beta=1.0 - eta * float(w.sum()), alpha=eta)
+    out = torch.addmv(theta, client_params.T, w, beta=1.0 - eta * float(w.sum()), alpha=eta)
+    if not _all_finite(out):
+        if not _all_finite(client_params):
+            _raise_non_finite(client_params)
+        raise ValueError("the weighted update overflows (non-finite result from finite input)")
+    return out

@@ -44,7 +44,7 @@ HAM10000_CLASSES: tuple[str, ...] = ("nv", "mel", "bkl", "bcc", "akiec", "vasc",
 _SCHEMES = ("iid", "ncc", "dirichlet", "unbalanced", "ham10k")
 
 
-@dataclass
+@dataclass(repr=False)
 class FederatedDataset:
     """Pooled samples plus the client partition.
 
@@ -55,6 +55,13 @@ class FederatedDataset:
         num_classes: number of classes.
         name: a short description.
         class_names: optional names of the classes.
+
+    Raises:
+        ValueError: if ``x`` and ``y`` disagree in length, ``y`` is not a 1-D tensor of labels in
+            ``[0, num_classes)``, there is no client, a client has no training sample, an index
+            lies outside ``[0, N)``, or a sample is in one client's training split and in a test
+            split (of the same or another client: the union of the test splits is the global
+            test set).
     """
 
     x: Tensor
@@ -65,13 +72,51 @@ class FederatedDataset:
     class_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.x.shape[0] != self.y.shape[0]:
-            raise ValueError(f"x has {self.x.shape[0]} samples but y has {self.y.shape[0]}")
+        if not torch.is_tensor(self.x) or not torch.is_tensor(self.y):
+            raise ValueError(
+                f"x and y must be tensors, got {type(self.x).__name__} and {type(self.y).__name__}"
+            )
+        if self.x.dim() == 0 or self.y.dim() == 0 or self.x.shape[0] != self.y.shape[0]:
+            raise ValueError(
+                f"x has shape {tuple(self.x.shape)} but y has shape {tuple(self.y.shape)}: "
+                "expected x [N, ...] and y [N]"
+            )
+        if self.y.dim() != 1 or torch.is_floating_point(self.y) or self.y.dtype == torch.bool:
+            raise ValueError(f"y must be a 1-D integer tensor of labels, got {self.y.dtype} {tuple(self.y.shape)}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        if self.y.numel() and (int(self.y.min()) < 0 or int(self.y.max()) >= self.num_classes):
+            raise ValueError(
+                f"labels y must lie in [0, {self.num_classes - 1}] for num_classes={self.num_classes}, "
+                f"got range [{int(self.y.min())}, {int(self.y.max())}]"
+            )
         if not self.clients:
             raise ValueError("clients must not be empty")
+        n = int(self.x.shape[0])
         for i, c in enumerate(self.clients):
+            if not isinstance(c, ClientSplit):
+                raise ValueError(f"clients[{i}] must be a ClientSplit, got {type(c).__name__}")
             if c.train.size == 0:
                 raise ValueError(f"client {i} has no training sample")
+            hi = max(int(c.train.max()), int(c.test.max()) if c.test.size else -1)
+            if hi >= n:
+                raise ValueError(f"client {i} has index {hi}, outside [0, {n - 1}] for {n} samples")
+        shared = np.intersect1d(self.train_indices(), self.test_indices())
+        if shared.size:
+            raise ValueError(
+                f"{shared.size} sample(s) are in a training split and in a test split, e.g. indices "
+                f"{shared[:5].tolist()}: train and test must not overlap"
+            )
+
+    def __repr__(self) -> str:
+        tr = self.num_train_samples
+        te = np.array([c.test.size for c in self.clients])
+        return (
+            f"FederatedDataset(name={self.name!r}, samples={int(self.x.shape[0])}, "
+            f"x={list(self.x.shape[1:])} {str(self.x.dtype).replace('torch.', '')}, "
+            f"num_classes={self.num_classes}, clients={self.num_clients}, "
+            f"train/client={int(tr.min())}-{int(tr.max())}, test/client={int(te.min())}-{int(te.max())})"
+        )
 
     @property
     def num_clients(self) -> int:

@@ -8,20 +8,24 @@ and is deterministic for a given ``seed``. Schemes (thesis ch. 6):
 * :func:`ncc_partition` - each client holds ``ncc`` classes (Table 6.1);
 * :func:`dirichlet_partition` - class proportions per client drawn from ``Dir(alpha)``;
 * :func:`unbalanced_partition` - IID labels, log-normal client sizes;
-* :func:`ham10k_partition` - each class cut into 35 groups, every client gets two groups of
-  different classes, 80/20 split inside the client (Sec. 6.5.2).
+* :func:`ham10k_partition` - each class cut into 35 groups (or groups of 35 samples), every
+  client gets two groups of different classes, 80/20 split inside the client (Sec. 6.5.2);
+  :data:`HAM10K_THESIS` rebuilds the thesis' 34 clients of 70 images.
 
 :func:`class_counts` and :func:`plot_partition` give the client-by-class matrix and its heat map.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from fedkit._partition_core import ClientSplit, _check_common, _finish, _labels
+from fedkit.partition_ham10k import HAM10K_THESIS, ham10k_partition
+from fedkit.validation import check_number
 
 __all__ = [
     "ClientSplit",
@@ -30,67 +34,10 @@ __all__ = [
     "dirichlet_partition",
     "unbalanced_partition",
     "ham10k_partition",
+    "HAM10K_THESIS",
     "class_counts",
     "plot_partition",
 ]
-
-
-@dataclass(frozen=True)
-class ClientSplit:
-    """Indices (into the pooled data set) of one client's training and test samples."""
-
-    train: np.ndarray
-    test: np.ndarray
-
-    @property
-    def indices(self) -> np.ndarray:
-        """All indices of the client (train then test)."""
-        return np.concatenate([self.train, self.test])
-
-    def __len__(self) -> int:
-        return int(self.train.size + self.test.size)
-
-
-def _labels(labels: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
-    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if y.ndim != 1 or y.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D sequence, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("labels must be integers")
-        y = y.astype(np.int64)
-    if (y < 0).any():
-        raise ValueError(f"labels must be non-negative, got minimum {int(y.min())}")
-    return y.astype(np.int64)
-
-
-def _check_common(num_clients: int, test_fraction: float, n: int) -> None:
-    if not isinstance(num_clients, (int, np.integer)) or num_clients < 1:
-        raise ValueError(f"num_clients must be a positive int, got {num_clients!r}")
-    if num_clients > n:
-        raise ValueError(f"num_clients={num_clients} exceeds the number of samples {n}")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction!r}")
-
-
-def _split_client(idx: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Generator) -> ClientSplit:
-    """Stratified train/test split inside one client (each class of the client split separately)."""
-    idx = np.asarray(idx, dtype=np.int64)
-    train, test = [], []
-    for c in np.unique(y[idx]):
-        part = rng.permutation(idx[y[idx] == c])
-        n_test = int(round(test_fraction * part.size))
-        if test_fraction > 0 and part.size >= 2:
-            n_test = min(max(n_test, 1), part.size - 1)
-        test.append(part[:n_test])
-        train.append(part[n_test:])
-    tr = rng.permutation(np.concatenate(train)) if train else np.empty(0, dtype=np.int64)
-    te = rng.permutation(np.concatenate(test)) if test else np.empty(0, dtype=np.int64)
-    return ClientSplit(train=tr.astype(np.int64), test=te.astype(np.int64))
-
-
-def _finish(parts: list[np.ndarray], y: np.ndarray, test_fraction: float, rng: np.random.Generator) -> list[ClientSplit]:
-    return [_split_client(p, y, test_fraction, rng) for p in parts]
 
 
 def iid_partition(
@@ -210,8 +157,7 @@ def dirichlet_partition(
     """
     y = _labels(labels)
     _check_common(num_clients, test_fraction, y.size)
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
+    check_number("alpha", alpha, low=0.0, low_open=True)
     if min_size < 0 or min_size * num_clients > y.size:
         raise ValueError(f"min_size={min_size} is impossible for {num_clients} clients and {y.size} samples")
     rng = np.random.default_rng(seed)
@@ -259,8 +205,7 @@ def unbalanced_partition(
     """
     y = _labels(labels)
     _check_common(num_clients, test_fraction, y.size)
-    if sigma < 0:
-        raise ValueError(f"sigma must be non-negative, got {sigma!r}")
+    check_number("sigma", sigma, low=0.0)
     if min_size * num_clients > y.size:
         raise ValueError(f"min_size={min_size} is impossible for {num_clients} clients and {y.size} samples")
     rng = np.random.default_rng(seed)
@@ -277,74 +222,31 @@ def unbalanced_partition(
     return _finish(list(parts), y, test_fraction, rng)
 
 
-def ham10k_partition(
-    labels: Sequence[int] | np.ndarray | torch.Tensor,
-    *,
-    groups_per_class: int = 35,
-    max_per_class: int | None = None,
-    num_clients: int | None = None,
-    test_fraction: float = 0.2,
-    seed: int = 0,
-) -> list[ClientSplit]:
-    """The FedAP partition of HAM10k (thesis Sec. 6.5.2): two classes per client.
+def _is_dataset(obj: Any) -> bool:
+    return hasattr(obj, "clients") and hasattr(obj, "y") and hasattr(obj, "num_classes")
 
-    Each class (optionally undersampled to ``max_per_class`` samples, thesis: 500) is cut at
-    random into ``groups_per_class`` groups of (nearly) equal size. Clients are then formed by
-    repeatedly taking one group from each of two *different* classes, chosen at random among the
-    classes with the most groups left (so that the groups are exhausted), until fewer than two
-    classes have groups left. Each client's samples are split ``1 - test_fraction`` /
-    ``test_fraction`` (stratified by class) into train and test.
 
-    Args:
-        labels: class labels ``[N]``.
-        groups_per_class: number of groups each class is cut into (thesis: 35).
-        max_per_class: undersample each class to at most this many samples first.
-        num_clients: keep only the first ``num_clients`` clients formed (default: all).
-        test_fraction: fraction of each client's samples in its test split (thesis: 0.2).
-        seed: random seed.
-
-    Returns:
-        The client splits; every client holds exactly two classes.
-    """
-    y = _labels(labels)
-    if not isinstance(groups_per_class, (int, np.integer)) or groups_per_class < 1:
-        raise ValueError(f"groups_per_class must be a positive int, got {groups_per_class!r}")
-    if max_per_class is not None and max_per_class < groups_per_class:
-        raise ValueError(f"max_per_class={max_per_class} must be >= groups_per_class={groups_per_class}")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction!r}")
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    if classes.size < 2:
-        raise ValueError(f"ham10k_partition needs at least 2 classes, got {classes.size}")
-    groups: dict[int, list[np.ndarray]] = {}
-    for c in classes:
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if max_per_class is not None:
-            idx = idx[:max_per_class]
-        if idx.size < groups_per_class:
-            raise ValueError(f"class {int(c)} has {idx.size} samples, fewer than groups_per_class={groups_per_class}")
-        groups[int(c)] = list(np.array_split(idx, groups_per_class))
-    parts: list[np.ndarray] = []
-    while True:
-        left = {c: len(g) for c, g in groups.items() if g}
-        if len(left) < 2:
-            break
-        if num_clients is not None and len(parts) >= num_clients:
-            break
-        # pick two different classes among those with the most groups left (random tie-break)
-        order = sorted(left, key=lambda c: (-left[c], rng.random()))
-        a, b = order[0], order[1]
-        parts.append(np.concatenate([groups[a].pop(), groups[b].pop()]))
-    if num_clients is not None and len(parts) < num_clients:
-        raise ValueError(f"only {len(parts)} clients can be formed, num_clients={num_clients} requested")
-    order = rng.permutation(len(parts))
-    return _finish([parts[k] for k in order], y, test_fraction, rng)
+def _unpack(clients: Any, labels: Any, num_classes: int | None) -> tuple[Any, Any, int | None]:
+    """``(clients, labels, num_classes)`` of a federated data set passed as ``clients``."""
+    if _is_dataset(clients):
+        if labels is not None:
+            raise ValueError(
+                f"labels must not be given with a FederatedDataset (its y is used), got {type(labels).__name__}"
+            )
+        return clients.clients, clients.y, clients.num_classes if num_classes is None else num_classes
+    if _is_dataset(labels):
+        raise ValueError(
+            "labels is a FederatedDataset: pass it alone as the first argument, e.g. "
+            "plot_partition(data, path=...) or class_counts(data)"
+        )
+    if labels is None:
+        raise ValueError("labels are required unless clients is a FederatedDataset")
+    return clients, labels, num_classes
 
 
 def class_counts(
-    clients: Sequence[ClientSplit],
-    labels: Sequence[int] | np.ndarray | torch.Tensor,
+    clients: Sequence[ClientSplit] | Any,
+    labels: Sequence[int] | np.ndarray | torch.Tensor | None = None,
     num_classes: int | None = None,
     *,
     split: str = "all",
@@ -352,7 +254,8 @@ def class_counts(
     """Client-by-class sample counts.
 
     Args:
-        clients: client splits.
+        clients: client splits, or a :class:`~fedkit.datasets.FederatedDataset` (then
+            ``labels`` is omitted and its ``y`` / ``num_classes`` are used).
         labels: class labels of the pool.
         num_classes: number of classes (default ``max(label) + 1``).
         split: ``"all"``, ``"train"`` or ``"test"``.
@@ -360,6 +263,7 @@ def class_counts(
     Returns:
         Integer array ``[M, C]``.
     """
+    clients, labels, num_classes = _unpack(clients, labels, num_classes)
     y = _labels(labels)
     if split not in ("all", "train", "test"):
         raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
@@ -372,8 +276,8 @@ def class_counts(
 
 
 def plot_partition(
-    clients: Sequence[ClientSplit],
-    labels: Sequence[int] | np.ndarray | torch.Tensor,
+    clients: Sequence[ClientSplit] | Any,
+    labels: Sequence[int] | np.ndarray | torch.Tensor | str | Path | None = None,
     path: str | Path | None = None,
     *,
     num_classes: int | None = None,
@@ -383,9 +287,13 @@ def plot_partition(
 ) -> Any:
     """Draw the client-by-class heat map of a partition.
 
+    Also callable as ``plot_partition(data, path)`` with a
+    :class:`~fedkit.datasets.FederatedDataset` (its labels, number of classes and class names
+    are used).
+
     Args:
-        clients: client splits.
-        labels: class labels of the pool.
+        clients: client splits, or a federated data set.
+        labels: class labels of the pool (with a data set: the output path, or omitted).
         path: if given, the figure is saved there.
         num_classes: number of classes (default ``max(label) + 1``).
         class_names: tick labels for the classes.
@@ -397,6 +305,13 @@ def plot_partition(
     """
     from matplotlib.figure import Figure
 
+    if _is_dataset(clients):
+        if isinstance(labels, (str, Path)):
+            if path is not None:
+                raise ValueError(f"path given twice: {str(labels)!r} and {str(path)!r}")
+            labels, path = None, labels
+        if class_names is None and getattr(clients, "class_names", None):
+            class_names = list(clients.class_names)
     counts = class_counts(clients, labels, num_classes)
     if ax is None:
         # no pyplot: the user's backend is left alone

@@ -10,6 +10,13 @@ holds probabilities). ``include_background=False`` drops channel 0 from the over
 ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"`` (``"none"`` returns ``[B, C]``, or
 ``[C]`` with ``batch=True``; MONAI keeps singleton spatial dims instead).
 
+Checks (once per call, at the boundary): an empty ``input`` (no batch item or no pixel) is an
+error; one-hot / probabilistic targets must be finite and lie in ``[0, 1]``; label targets
+(``to_onehot_y=True`` with ``C > 1``) must be whole numbers in ``[0, C - 1]`` (a label of
+``0.6`` is an error, not class 0). The target check costs one reduction and one host
+synchronisation per call; ``check_target=False`` skips it in a loop whose targets are known to
+be valid. Arguments (``smooth_nr``, ``gamma``, ``p_pos``...) must be finite and in range.
+
 Families: :class:`DiceLoss`, :class:`DiceCELoss` (``lambda_dice * Dice + lambda_ce * CE``),
 :class:`WeightedBCELoss` (thesis Eq. 7.4), :class:`SoftIoULoss` (thesis Eq. 7.5),
 :class:`BCEIoULoss` (``BCE - log(2 IoU / (IoU + 1))``, thesis Eq. 7.6) and
@@ -20,6 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from medkit._checks import check_number, check_seg_input, check_target_values
 
 __all__ = [
     "DiceLoss",
@@ -35,22 +44,30 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def object_background_ratio(
-    target: Tensor, eps: float = 1e-6, channel_dim: int | None = None
+    target: Tensor, eps: float = 0.0, channel_dim: int | None = None
 ) -> Tensor:
     """``p_pos`` of thesis Eq. 7.4: sum of object pixels over sum of background pixels.
 
+    A mask (or channel) without background pixels has no background to balance the objects
+    against: its ratio is defined as ``1`` (plain, unweighted BCE) instead of the unbounded
+    ``n_obj / 0``. A mask without object pixels gives ``0`` (there are no positives to weigh).
+
     Args:
         target: binary mask (any shape, values in ``{0, 1}`` or soft).
-        eps: guards an all-object mask.
+        eps: non-negative constant added to the background sum where it is positive.
         channel_dim: ``None`` pools all elements (a scalar); an int gives one ratio per
             index along that dimension (summing over all other dimensions, e.g. batch and
             space for ``channel_dim=1``), shape ``[target.shape[channel_dim]]``.
     """
+    eps = check_number("eps", eps, low=0.0)
     t = target.float()
     if channel_dim is None:
-        return t.sum() / ((1 - t).sum() + eps)
-    t = t.movedim(channel_dim, 0).reshape(t.shape[channel_dim], -1)
-    return t.sum(1) / ((1 - t).sum(1) + eps)
+        obj, bg = t.sum(), (1 - t).sum()
+    else:
+        t = t.movedim(channel_dim, 0).reshape(t.shape[channel_dim], -1)
+        obj, bg = t.sum(1), (1 - t).sum(1)
+    has_bg = bg > 0
+    return torch.where(has_bg, obj / torch.where(has_bg, bg + eps, torch.ones_like(bg)), torch.ones_like(obj))
 
 
 def _reduce(x: Tensor, reduction: str) -> Tensor:
@@ -75,8 +92,19 @@ class _SegLoss(nn.Module):
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
+        check_target: bool = True,
     ) -> None:
         super().__init__()
+        for name, flag in (
+            ("include_background", include_background),
+            ("to_onehot_y", to_onehot_y),
+            ("sigmoid", sigmoid),
+            ("softmax", softmax),
+            ("batch", batch),
+            ("check_target", check_target),
+        ):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool, got {flag!r}")
         if sigmoid and softmax:
             raise ValueError("sigmoid and softmax are mutually exclusive, got both True")
         if reduction not in _REDUCTIONS:
@@ -86,12 +114,14 @@ class _SegLoss(nn.Module):
         self.sigmoid = sigmoid
         self.softmax = softmax
         self.reduction = reduction
-        self.smooth_nr = float(smooth_nr)
-        self.smooth_dr = float(smooth_dr)
+        self.smooth_nr = check_number("smooth_nr", smooth_nr, low=0.0)
+        self.smooth_dr = check_number("smooth_dr", smooth_dr, low=0.0)
         self.batch = batch
+        self.check_target = check_target
 
     def _target(self, input: Tensor, target: Tensor) -> Tensor:
-        """One-hot (or given) float target of the same shape as ``input``."""
+        """One-hot (or given) float target of the same shape as ``input`` (values checked)."""
+        check_seg_input(input, target)
         if target.dim() == input.dim() - 1:
             target = target.unsqueeze(1)
         if target.dim() != input.dim():
@@ -106,20 +136,26 @@ class _SegLoss(nn.Module):
                     f"to_onehot_y=True needs label targets [B, 1, ...], got {tuple(target.shape)}"
                 )
             if n == 1:
+                if self.check_target:
+                    check_target_values(target, None)
                 target = target.float()
             else:
-                lab = target[:, 0].long()
-                if lab.numel() and (lab.min() < 0 or lab.max() >= n):
+                if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
                     raise ValueError(
-                        f"target labels must lie in [0, {n - 1}], got "
-                        f"[{int(lab.min())}, {int(lab.max())}]"
+                        f"label target shape {tuple(target.shape)} does not match input "
+                        f"{tuple(input.shape)} (expected [B, 1, *spatial])"
                     )
-                target = F.one_hot(lab, n).movedim(-1, 1).float()
+                if self.check_target:
+                    check_target_values(target, n)
+                target = F.one_hot(target[:, 0].long(), n).movedim(-1, 1).float()
+                return target
         if target.shape != input.shape:
             raise ValueError(
                 f"target shape {tuple(target.shape)} does not match input {tuple(input.shape)}"
                 " (use to_onehot_y=True for label targets)"
             )
+        if self.check_target:
+            check_target_values(target, None)
         return target.float()
 
     def _probs(self, input: Tensor) -> Tensor:
@@ -220,13 +256,9 @@ class FocalTverskyLoss(_SegLoss):
         self, alpha: float = 0.3, beta: float = 0.7, gamma: float = 0.75, **kwargs: object
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        if gamma <= 0:
-            raise ValueError(f"gamma must be > 0, got {gamma}")
-        if alpha < 0 or beta < 0:
-            raise ValueError(f"alpha and beta must be >= 0, got alpha={alpha}, beta={beta}")
-        self.alpha = alpha
-        self.beta = beta
-        self.gamma = gamma
+        self.gamma = check_number("gamma", gamma, low=0.0, low_open=True)
+        self.alpha = check_number("alpha", alpha, low=0.0)
+        self.beta = check_number("beta", beta, low=0.0)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """Compute the loss."""
@@ -264,18 +296,22 @@ class DiceCELoss(_SegLoss):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         if self.reduction == "none":
             raise ValueError("DiceCELoss supports reduction 'mean' or 'sum', got 'none'")
-        if lambda_dice < 0 or lambda_ce < 0:
-            raise ValueError(
-                f"lambda_dice and lambda_ce must be >= 0, got {lambda_dice}, {lambda_ce}"
-            )
-        self.lambda_dice = lambda_dice
-        self.lambda_ce = lambda_ce
+        self.lambda_dice = check_number("lambda_dice", lambda_dice, low=0.0)
+        self.lambda_ce = check_number("lambda_ce", lambda_ce, low=0.0)
+        if ce_weight is not None:
+            ce_weight = torch.as_tensor(ce_weight, dtype=torch.float32)
+            if ce_weight.dim() != 1 or not bool(torch.isfinite(ce_weight).all()) or bool((ce_weight < 0).any()):
+                raise ValueError(f"ce_weight must be a 1-D tensor of finite values >= 0, got {ce_weight.tolist()}")
         self.dice = DiceLoss(**kwargs)  # type: ignore[arg-type]
         self.register_buffer("ce_weight", ce_weight, persistent=False)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """Compute the loss."""
-        d = self.dice(input, target)
+        d = self.dice(input, target)  # checks input and target
+        if self.ce_weight is not None and self.ce_weight.numel() != input.shape[1]:
+            raise ValueError(
+                f"ce_weight has {self.ce_weight.numel()} entries, input has {input.shape[1]} channels"
+            )
         t = target.unsqueeze(1) if target.dim() == input.dim() - 1 else target
         if input.shape[1] == 1:
             ce = F.binary_cross_entropy_with_logits(
@@ -299,8 +335,9 @@ class WeightedBCELoss(_SegLoss):
     the batch and spatial dimensions (:func:`object_background_ratio` with
     ``channel_dim=1``, the thesis definition applied to each class of a multi-channel
     target; channels are not pooled, so a rare class is not weighted by the frequency of a
-    common one); a float fixes one weight for all channels (e.g. the usual balancing
-    ``n_bg / n_obj``).
+    common one); a channel whose target has no background pixel (an all-foreground mask)
+    gets the weight ``1``, i.e. plain BCE, instead of an unbounded ratio. A float fixes one
+    weight for all channels (e.g. the usual balancing ``n_bg / n_obj``).
     The activation is always the sigmoid (the loss takes logits); ``include_background``
     and one-hot handling are as in :class:`DiceLoss`.
 
@@ -315,13 +352,13 @@ class WeightedBCELoss(_SegLoss):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         if not self.sigmoid:
             raise ValueError("WeightedBCELoss takes logits: sigmoid must be True")
-        if p_pos is not None and p_pos < 0:
-            raise ValueError(f"p_pos must be >= 0, got {p_pos}")
-        self.p_pos = p_pos
+        self.p_pos = None if p_pos is None else check_number("p_pos", p_pos, low=0.0)
 
     def pixelwise(self, input: Tensor, target: Tensor) -> Tensor:
         """Unreduced loss ``[B, C', *spatial]`` (after dropping the background if asked)."""
-        t = self._target(input, target)
+        return self._pixelwise(input, self._target(input, target))
+
+    def _pixelwise(self, input: Tensor, t: Tensor) -> Tensor:
         x = input
         if not self.include_background:
             if x.shape[1] == 1:
@@ -358,12 +395,15 @@ class BCEIoULoss(WeightedBCELoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """Compute the loss."""
-        bce = self.pixelwise(input, target)
+        t_full = self._target(input, target)
+        bce = self._pixelwise(input, t_full)
         dims = list(range(2, bce.dim()))
         if self.batch:
             dims = [0] + dims
         bce = bce.mean(dims)
-        p, t = self._prepare(input, target)
+        p, t = self._probs(input), t_full
+        if not self.include_background:
+            p, t = p[:, 1:], t[:, 1:]
         inter, ps, ts = self._sums(p, t)
         iou = (inter + self.smooth_nr) / (ps + ts - inter + self.smooth_dr)
         f = bce - torch.log(2 * iou / (iou + 1))

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from fedkit.strategies.base import Strategy
 from fedkit.strategies.fedavg import FedAvg
+from fedkit.validation import check_number
 
 __all__ = ["Clustered", "cluster_clients"]
 
@@ -43,8 +44,7 @@ def cluster_clients(
         raise ValueError(f"updates must be a [M, P] array with M >= 1, got shape {u.shape}")
     if not np.isfinite(u).all():
         raise ValueError("updates contain non-finite values")
-    if not distance_threshold > 0:
-        raise ValueError(f"distance_threshold must be positive, got {distance_threshold!r}")
+    check_number("distance_threshold", distance_threshold, low=0.0, low_open=True)
     if linkage not in _LINKAGES:
         raise ValueError(f"linkage must be one of {_LINKAGES}, got {linkage!r}")
     if u.shape[0] == 1:
@@ -89,8 +89,7 @@ class Clustered(Strategy):
             raise ValueError(f"inner must be a non-clustered Strategy, got {inner!r}")
         if not isinstance(warmup_rounds, int) or warmup_rounds < 0:
             raise ValueError(f"warmup_rounds must be a non-negative int, got {warmup_rounds!r}")
-        if not distance_threshold > 0:
-            raise ValueError(f"distance_threshold must be positive, got {distance_threshold!r}")
+        check_number("distance_threshold", distance_threshold, low=0.0, low_open=True)
         if linkage not in _LINKAGES:
             raise ValueError(f"linkage must be one of {_LINKAGES}, got {linkage!r}")
         self.inner = inner

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from fedkit.aggregation import fedavg_weights, mean_weights
 from fedkit.strategies.base import Strategy
+from fedkit.validation import check_number
 
 __all__ = ["FedAP"]
 
@@ -42,9 +43,9 @@ class FedAP(Strategy):
     ) -> None:
         if not isinstance(num_rounds, int) or num_rounds < 1:
             raise ValueError(f"num_rounds must be a positive int, got {num_rounds!r}")
-        if not eta_initial > 0 or not eta_final > 0:
-            raise ValueError(f"eta_initial and eta_final must be positive, got {eta_initial!r}, {eta_final!r}")
-        if personalization_epochs < 0:
+        check_number("eta_initial", eta_initial, low=0.0, low_open=True)
+        check_number("eta_final", eta_final, low=0.0, low_open=True)
+        if not isinstance(personalization_epochs, int) or personalization_epochs < 0:
             raise ValueError(f"personalization_epochs must be >= 0, got {personalization_epochs!r}")
         if weighting not in ("samples", "uniform"):
             raise ValueError(f"weighting must be 'samples' or 'uniform', got {weighting!r}")

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from fedkit.aggregation import combine_weights, fedavg_weights, ida_weights, intrac_weights
 from fedkit.strategies.base import Strategy
+from fedkit.validation import check_number
 
 __all__ = ["IDA"]
 
@@ -37,10 +38,9 @@ class IDA(Strategy):
         intrac_floor: float | None = None,
         name: str | None = None,
     ) -> None:
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
-        if intrac_floor is not None and not intrac_floor > 0:
-            raise ValueError(f"intrac_floor must be positive, got {intrac_floor!r}")
+        check_number("eps", eps, low=0.0, low_open=True)
+        if intrac_floor is not None:
+            check_number("intrac_floor", intrac_floor, low=0.0, low_open=True)
         self.fedavg = bool(fedavg)
         self.intrac = bool(intrac)
         self.eps = float(eps)

@@ -21,6 +21,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from medkit._checks import reading
+
 __all__ = [
     "OCT_CLASSES",
     "UMN_CLASSES",
@@ -412,21 +414,51 @@ def load_duke_subject(path: str | Path, annotator: int = 1) -> tuple[np.ndarray,
 
     Returns:
         ``(images [B, H, W] float32 in [0, 1], labels [B, H, W] int64)``.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        KeyError: if a variable is missing (the message names the file).
+        ValueError: for a corrupt file, an image with NaN/inf pixels, or layer / fluid arrays
+            whose shape does not match the images (e.g. a layer width that differs from the
+            image width); every message names the file. (Some byte-level corruptions inside
+            the variable data make ``scipy.io.loadmat`` itself crash the interpreter, which
+            cannot be caught from Python.)
     """
     from scipy.io import loadmat
 
     if annotator not in (1, 2):
-        raise ValueError(f"annotator must be 1 or 2, got {annotator}")
-    mat = loadmat(str(path))
+        raise ValueError(f"annotator must be 1 or 2, got {annotator!r}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"Duke subject file not found: {str(path)!r}")
+    with reading(path, "Duke subject file"):
+        mat = loadmat(str(path))
     keys = ("images", f"manualLayers{annotator}", f"manualFluid{annotator}")
     for k in keys:
         if k not in mat:
             raise KeyError(f"{path}: missing key {k!r} (found {sorted(k for k in mat if not k.startswith('__'))})")
-    images = np.asarray(mat["images"], dtype=np.float64)
-    layers = np.asarray(mat[keys[1]], dtype=np.float64)
-    fluid = np.asarray(mat[keys[2]], dtype=np.float64)
+    with reading(path, "Duke subject file"):
+        images = np.asarray(mat["images"], dtype=np.float64)
+        layers = np.asarray(mat[keys[1]], dtype=np.float64)
+        fluid = np.asarray(mat[keys[2]], dtype=np.float64)
     if images.ndim == 2:
         images, layers, fluid = images[..., None], layers[..., None], fluid[..., None]
+    if images.ndim != 3 or layers.ndim != 3 or layers.shape[0] != 8:
+        raise ValueError(
+            f"{str(path)!r}: expected images [H, W, B] and {keys[1]} [8, W, B], got "
+            f"{images.shape} and {layers.shape}"
+        )
+    h, w, nb = images.shape
+    if layers.shape[1:] != (w, nb):
+        raise ValueError(
+            f"{str(path)!r}: {keys[1]} has shape {layers.shape} (width {layers.shape[1]}, "
+            f"{layers.shape[2]} B-scans) but images have shape {images.shape} (width {w}, {nb} B-scans)"
+        )
+    if fluid.shape != images.shape:
+        raise ValueError(f"{str(path)!r}: {keys[2]} has shape {fluid.shape}, images {images.shape}")
+    if not np.isfinite(images).all():
+        raise ValueError(
+            f"{str(path)!r}: images hold {int((~np.isfinite(images)).sum())} non-finite pixel(s) (NaN/inf)"
+        )
     ann = np.isfinite(layers) & (layers > 0)
     scans = np.where(ann.any(axis=(0, 1)))[0]
     if scans.size == 0:
@@ -520,7 +552,8 @@ class UMNOCT(Dataset):
             raise ValueError(f"split must be one of {tuple(UMN_SPLITS)}, got {split!r}")
         if not Path(path).is_file():
             raise FileNotFoundError(f"UMN file not found: {path}")
-        mat = loadmat(str(path))
+        with reading(path, "UMN file"):
+            mat = loadmat(str(path))
         key = f"ManualFluid{annotator}"
         for k in ("AllSubjects", key):
             if k not in mat:
@@ -531,10 +564,20 @@ class UMNOCT(Dataset):
         for s in UMN_SPLITS[split]:
             if s >= len(subjects):
                 break
-            im = np.asarray(subjects[s], dtype=np.float64)
-            fl = np.nan_to_num(np.asarray(masks[s], dtype=np.float64), nan=0.0)
+            with reading(path, "UMN file"):
+                im = np.asarray(subjects[s], dtype=np.float64)
+                fl = np.nan_to_num(np.asarray(masks[s], dtype=np.float64), nan=0.0)
             if im.ndim == 2:
                 im, fl = im[..., None], fl[..., None]
+            if im.ndim != 3 or fl.shape != im.shape:
+                raise ValueError(
+                    f"{str(path)!r}: subject {s}: images {im.shape} and {key} {fl.shape} must both be [H, W, B]"
+                )
+            if not np.isfinite(im).all():
+                raise ValueError(
+                    f"{str(path)!r}: subject {s}: images hold {int((~np.isfinite(im)).sum())} non-finite "
+                    "pixel(s) (NaN/inf)"
+                )
             scale = 255.0 if im.max() > 1.0 else 1.0
             im_t = torch.from_numpy((im / scale).transpose(2, 0, 1).astype(np.float32))[:, None]
             lb_t = torch.from_numpy((fl > 0).transpose(2, 0, 1).astype(np.int64))

@@ -32,6 +32,7 @@ from scipy import ndimage
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from medkit._checks import reading
 from medkit._imports import require
 from medkit.datasets.oct import resize_pair
 
@@ -186,7 +187,8 @@ def normalize_volume(volume: np.ndarray | Tensor, eps: float = 1e-8) -> Tensor:
 
     MetaMedSeg's volume normalisation (thesis line 1590): ``(x - mean) / std`` over the whole
     volume, statistics from the non-zero voxels (the body, not the air around it). A volume
-    without non-zero voxels is returned unchanged.
+    without non-zero voxels is returned unchanged. A volume with a NaN or infinite voxel is
+    rejected: one such voxel would make the statistics, and so every normalised voxel, NaN.
 
     Args:
         volume: array of any shape.
@@ -194,8 +196,19 @@ def normalize_volume(volume: np.ndarray | Tensor, eps: float = 1e-8) -> Tensor:
 
     Returns:
         Float32 tensor of the same shape.
+
+    Raises:
+        ValueError: if the volume holds a non-finite voxel (the message gives their number and
+            the first one's index).
     """
     x = torch.as_tensor(np.asarray(volume) if not torch.is_tensor(volume) else volume).float()
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"volume has {int(bad.sum())} non-finite voxel(s) (NaN/inf), the first at index {first}; "
+            "normalising it would make every voxel NaN"
+        )
     nz = x[x != 0]
     if nz.numel() == 0:
         return x.clone()
@@ -596,7 +609,9 @@ def load_decathlon(
     Raises:
         ImportError: if nibabel is missing.
         FileNotFoundError: if ``dataset.json`` or a listed file is missing.
-        ValueError: for a malformed ``dataset.json`` or a volume whose shape does not fit.
+        ValueError: for a malformed ``dataset.json``, a corrupt NIfTI file, an image with a
+            NaN/inf voxel, a label map with non-integral or negative values, or a volume whose
+            shape does not fit (each message names the file).
     """
     require("WITH_NIBABEL", "reading Decathlon NIfTI volumes")
     import nibabel as nib
@@ -606,7 +621,10 @@ def load_decathlon(
     meta_path = root / "dataset.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no dataset.json in {str(root)!r}")
-    meta = json.loads(meta_path.read_text())
+    with reading(meta_path, "Decathlon dataset.json"):
+        meta = json.loads(meta_path.read_text())
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(meta_path)!r} must hold a JSON object, got {type(meta).__name__}")
     for key in ("modality", "labels", "training"):
         if key not in meta:
             raise ValueError(f"dataset.json in {str(root)!r} lacks the key {key!r}")
@@ -640,8 +658,18 @@ def load_decathlon(
         for p in (img_path, lab_path):
             if not p.is_file():
                 raise FileNotFoundError(f"listed file {str(p)!r} is missing")
-        image = np.asarray(nib.load(str(img_path)).get_fdata(dtype=np.float32))
-        label = np.rint(np.asarray(nib.load(str(lab_path)).dataobj)).astype(np.int64)
+        with reading(img_path, "NIfTI image"):
+            image = np.asarray(nib.load(str(img_path)).get_fdata(dtype=np.float32))
+        with reading(lab_path, "NIfTI label map"):
+            label_raw = np.asarray(nib.load(str(lab_path)).dataobj, dtype=np.float64)
+        if not np.isfinite(image).all():
+            raise ValueError(
+                f"image {str(img_path)!r} has {int((~np.isfinite(image)).sum())} non-finite voxel(s) (NaN/inf)"
+            )
+        label = np.rint(label_raw)
+        if not np.isfinite(label_raw).all() or (label != label_raw).any() or (label < 0).any():
+            raise ValueError(f"label map {str(lab_path)!r} must hold non-negative whole numbers (finite)")
+        label = label.astype(np.int64)
         if image.ndim == 3:
             image = image[..., None]
         if image.ndim != 4 or image.shape[:3] != label.shape:

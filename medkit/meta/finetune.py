@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from medkit._checks import check_number
 from medkit.datasets.organs import OrganVolumes
 from medkit.losses import BCEIoULoss, DiceCELoss
 from medkit.metrics import IoUMetric
@@ -60,7 +61,14 @@ def default_loss(out_channels: int = 1) -> LossFn:
 def make_optimizer(
     name: str, params: Iterable[nn.Parameter], lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
-    """``"adam"`` (:class:`torch.optim.Adam`) or ``"sgd"`` (momentum 0.9)."""
+    """``"adam"`` (:class:`torch.optim.Adam`) or ``"sgd"`` (momentum 0.9).
+
+    Raises:
+        ValueError: for an unknown name, a non-finite or non-positive ``lr`` or a non-finite or
+            negative ``weight_decay``.
+    """
+    lr = check_number("lr", lr, low=0.0, low_open=True)
+    weight_decay = check_number("weight_decay", weight_decay, low=0.0)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
@@ -169,6 +177,9 @@ def fine_tune(
     if loss is None:
         loss = default_loss(int(getattr(model, "out_channels", 1)))
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    check_number("gamma", gamma, low=0.0, low_open=True, high=1.0)
+    if not isinstance(step_size, int) or step_size < 1:
+        raise ValueError(f"step_size must be a positive int, got {step_size!r}")
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
     n = images.shape[0]
     bs = n if batch_size is None else min(batch_size, n)

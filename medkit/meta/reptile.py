@@ -32,6 +32,7 @@ from fedkit.aggregation import (
     server_update,
     unflatten_params,
 )
+from medkit._checks import check_number
 from medkit.meta.finetune import LossFn, default_loss, make_optimizer, train_steps
 from medkit.meta.tasks import Task, TaskSampler
 from medkit.metrics import iou
@@ -162,13 +163,13 @@ class Reptile:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if inner_batch_size is not None and (not isinstance(inner_batch_size, int) or inner_batch_size < 1):
             raise ValueError(f"inner_batch_size must be a positive int or None, got {inner_batch_size!r}")
-        if not 0 < inner_gamma <= 1:
-            raise ValueError(f"inner_gamma must lie in (0, 1], got {inner_gamma!r}")
-        if not inner_lr > 0:
-            raise ValueError(f"inner_lr must be positive, got {inner_lr!r}")
-        if not beta > 0 or (beta_final is not None and not beta_final >= 0):
-            raise ValueError(f"beta must be positive and beta_final non-negative, got {beta!r}, {beta_final!r}")
-        make_optimizer(optimizer, [nn.Parameter(torch.zeros(1))], 1.0, 0.0)  # validates the name
+        check_number("inner_gamma", inner_gamma, low=0.0, low_open=True, high=1.0)
+        check_number("inner_lr", inner_lr, low=0.0, low_open=True)
+        check_number("beta", beta, low=0.0, low_open=True)
+        if beta_final is not None:
+            check_number("beta_final", beta_final, low=0.0)
+        check_number("eps", eps, low=0.0, low_open=True)
+        make_optimizer(optimizer, [nn.Parameter(torch.zeros(1))], 1.0, weight_decay)  # validates name and decay
         self.model = model
         self.rule = rule
         self.beta = float(beta)
@@ -187,10 +188,15 @@ class Reptile:
         self.eps = eps
         self.generator = torch.Generator().manual_seed(seed)
         self._learner: nn.Module | None = None
+        self._task_buf: Tensor | None = None
         self.history: list[dict[str, float]] = []
 
-    def adapt(self, task: Task) -> tuple[Tensor, dict[str, float]]:
+    def adapt(self, task: Task, out: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         """Train a copy of the meta-model on ``task``'s support set.
+
+        Args:
+            task: the task.
+            out: optional ``[P]`` tensor that receives the adapted parameters in place.
 
         Returns:
             ``(theta_l [P], stats)`` with ``stats`` holding the last support loss and the query
@@ -223,7 +229,7 @@ class Reptile:
             q_loss = float(self.loss(logits, masks))
             q_iou = float(iou(logits, masks, 2, include_background=False, reduction="none")[0])
         learner.train()
-        return flatten_params(learner), {"support_loss": losses[-1], "query_loss": q_loss, "query_iou": q_iou}
+        return flatten_params(learner, out=out), {"support_loss": losses[-1], "query_loss": q_loss, "query_iou": q_iou}
 
     def meta_step(self, tasks: Sequence[Task], beta: float | None = None) -> dict[str, float]:
         """Adapt to every task, then apply the weighted meta-update to :attr:`model`.
@@ -236,12 +242,16 @@ class Reptile:
             raise ValueError("tasks must not be empty")
         beta = self.beta if beta is None else float(beta)
         theta = flatten_params(self.model)
-        params, stats = [], []
-        for task in tasks:
-            p, s = self.adapt(task)
-            params.append(p)
-            stats.append(s)
-        task_params = torch.stack(params)
+        # the task models are flattened straight into the rows of one [L, P] matrix that is
+        # reused across meta-epochs (no torch.stack copy, no fresh pages every epoch)
+        shape = (len(tasks), theta.numel())
+        buf = self._task_buf
+        if buf is None or buf.shape != shape or buf.dtype != theta.dtype or buf.device != theta.device:
+            buf = self._task_buf = torch.empty(shape, dtype=theta.dtype, device=theta.device)
+        task_params = buf
+        stats = []
+        for row, task in zip(task_params, tasks):
+            stats.append(self.adapt(task, out=row)[1])
         weights = reptile_weights(theta, task_params, self.rule, eps=self.eps)
         new = reptile_update(theta, task_params, weights=weights, beta=beta)
         self.model.load_state_dict(unflatten_params(new, self.model))

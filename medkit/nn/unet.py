@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["UNet", "ConvBlock", "make_norm"]
+__all__ = ["UNet", "ConvBlock", "make_norm", "check_image_input"]
 
 _NORMS = ("batch", "instance")
 
@@ -48,6 +48,26 @@ class ConvBlock(nn.Sequential):
         )
 
 
+def check_image_input(x: Tensor, in_channels: int, depth: int, owner: str) -> None:
+    """Shape check at a network's boundary: ``[B, in_channels, H, W]`` with ``H, W >= 2**depth``.
+
+    ``depth`` max-pooling steps halve the spatial size (rounding down), so a side shorter than
+    ``2**depth`` would reach a 0-pixel map. Only shapes are inspected (no host synchronisation).
+
+    Raises:
+        ValueError: naming the expected shape or the minimum size and the shape received.
+    """
+    if not torch.is_tensor(x) or x.dim() != 4 or x.shape[1] != in_channels:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{owner} input must have shape [B, {in_channels}, H, W], got {shape}")
+    need = 2**depth
+    if x.shape[0] == 0 or x.shape[-2] < need or x.shape[-1] < need:
+        raise ValueError(
+            f"{owner} with depth={depth} needs inputs of at least {need}x{need} pixels "
+            f"(and a non-empty batch), got shape {tuple(x.shape)}"
+        )
+
+
 def _match(x: Tensor, ref: Tensor) -> Tensor:
     """Zero-pad or crop ``x`` on the bottom/right so its spatial size equals ``ref``'s."""
     dh = ref.shape[-2] - x.shape[-2]
@@ -66,7 +86,8 @@ class UNet(nn.Module):
     transposed convolution, concatenates the encoder skip of the same level along channels
     and applies a :class:`ConvBlock`. A final ``1x1`` convolution gives logits (no softmax:
     apply the activation in the loss, MONAI style). Odd spatial sizes are supported (the
-    upsampled map is zero-padded to the skip's size).
+    upsampled map is zero-padded to the skip's size); each side must be at least
+    ``2**depth`` pixels (:attr:`min_size`), checked once per forward pass.
 
     Paper: https://arxiv.org/abs/1505.04597
 
@@ -127,6 +148,11 @@ class UNet(nn.Module):
             self.decoder.append(ConvBlock(2 * widths[i], widths[i], norm))
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
+    @property
+    def min_size(self) -> int:
+        """Smallest input height and width, ``2**depth``."""
+        return 2**self.depth
+
     def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Run the encoder.
 
@@ -150,10 +176,7 @@ class UNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Segment ``x`` (``[B, C_in, H, W]``) into logits ``[B, C_out, H, W]``."""
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"input must have shape [B, {self.in_channels}, H, W], got {tuple(x.shape)}"
-            )
+        check_image_input(x, self.in_channels, self.depth, "UNet")
         h, skips = self.encode(x)
         return self.decode(self.bottleneck(h), skips)
 

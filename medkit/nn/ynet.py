@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from medkit.nn.ffc import FFC
-from medkit.nn.unet import _NORMS, ConvBlock, _match
+from medkit.nn.unet import _NORMS, ConvBlock, _match, check_image_input
 
 __all__ = ["YNet", "count_parameters"]
 
@@ -70,7 +70,7 @@ class YNet(nn.Module):
             (thesis Table 8.4; see :mod:`medkit.nn.ffc`).
 
     Shapes:
-        - input: ``[B, in_channels, H, W]``
+        - input: ``[B, in_channels, H, W]`` with ``H, W >= 2**depth`` (:attr:`min_size`).
         - output: ``[B, out_channels, H, W]`` logits.
     """
 
@@ -159,6 +159,11 @@ class YNet(nn.Module):
             c = w_out
         self.head = nn.Conv2d(base_channels, out_channels, 1)
 
+    @property
+    def min_size(self) -> int:
+        """Smallest input height and width, ``2**depth`` (both encoders pool ``depth`` times)."""
+        return 2**self.depth
+
     def encode_spectral(self, x: Tensor) -> Tensor:
         """Spectral encoder output ``[B, widths[-1], H / 2^depth, W / 2^depth]``."""
         if self.spectral == "conv":
@@ -176,10 +181,7 @@ class YNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Segment ``x`` (``[B, C_in, H, W]``) into logits ``[B, C_out, H, W]``."""
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"input must have shape [B, {self.in_channels}, H, W], got {tuple(x.shape)}"
-            )
+        check_image_input(x, self.in_channels, self.depth, "YNet")
         skips: list[Tensor] = []
         h = x
         for block in self.encoder:

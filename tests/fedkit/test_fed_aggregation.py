@@ -54,7 +54,7 @@ def test_eps_prevents_division_by_zero():
     p = torch.ones(3, 5)  # every client equals the mean: all distances 0
     w = ida_weights(p)
     assert torch.allclose(w, torch.full((3,), 1 / 3))
-    with pytest.raises(ValueError, match="eps must be positive"):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         ida_weights(p, eps=0.0)
 
 
@@ -86,7 +86,7 @@ def test_intrac_default_floor_is_one_over_m():
     assert torch.allclose(w, torch.tensor([10.0, 2.0, 1.0]) / 13.0)
     with pytest.raises(ValueError, match="train_accuracy must lie in"):
         intrac_weights([1.5])
-    with pytest.raises(ValueError, match="floor must be positive"):
+    with pytest.raises(ValueError, match="floor must be a finite number > 0"):
         intrac_weights([0.5], floor=0.0)
 
 

@@ -71,7 +71,7 @@ def test_dirichlet_min_size_and_skew():
 
     assert dominant(0.05) > 0.5  # strong skew: clients dominated by one class
     assert dominant(1000.0) < 0.2  # near IID: the largest class holds about 1/10
-    with pytest.raises(ValueError, match="alpha must be positive"):
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
         dirichlet_partition(Y, 5, 0.0)
 
 
@@ -106,7 +106,7 @@ def test_ham10k_scheme():
 def test_bad_input_messages():
     with pytest.raises(ValueError, match="num_clients must be a positive int"):
         iid_partition(Y, 0)
-    with pytest.raises(ValueError, match="test_fraction must lie in"):
+    with pytest.raises(ValueError, match=r"test_fraction must be a finite number >= 0 and < 1"):
         iid_partition(Y, 3, test_fraction=1.0)
     with pytest.raises(ValueError, match="labels must be a non-empty 1-D"):
         iid_partition(np.zeros((2, 2)), 1)

@@ -230,11 +230,11 @@ def test_dropped_updates_are_logged(digits, caplog):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(malicious_fraction=1.5), r"malicious_fraction must lie in \[0, 1\], got 1.5"),
-        (dict(malicious_fraction=-0.1), r"malicious_fraction must lie in \[0, 1\], got -0.1"),
-        (dict(low_quality_fraction=2), r"low_quality_fraction must lie in \[0, 1\], got 2"),
-        (dict(low_quality_fraction=float("nan")), r"low_quality_fraction must lie in \[0, 1\], got nan"),
-        (dict(label_noise=1.2), r"label_noise must lie in \[0, 1\], got 1.2"),
+        (dict(malicious_fraction=1.5), r"malicious_fraction must be a finite number >= 0 and <= 1, got 1.5"),
+        (dict(malicious_fraction=-0.1), r"malicious_fraction must be a finite number >= 0 and <= 1, got -0.1"),
+        (dict(low_quality_fraction=2), r"low_quality_fraction must be a finite number >= 0 and <= 1, got 2"),
+        (dict(low_quality_fraction=float("nan")), r"low_quality_fraction must be a finite number >= 0 and <= 1, got nan"),
+        (dict(label_noise=1.2), r"label_noise must be a finite number >= 0 and <= 1, got 1.2"),
         (dict(noise_std=-1.0), r"noise_std must be a finite number >= 0, got -1.0"),
         (dict(noise_std=float("inf")), r"noise_std must be a finite number >= 0, got inf"),
         (dict(attack_scale=float("nan")), r"attack_scale must be a finite number, got nan"),

@@ -180,7 +180,7 @@ def test_loss_bad_args(data):
         DiceLoss(reduction="avg")
     with pytest.raises(ValueError, match="to_onehot_y"):
         DiceLoss(softmax=True)(x, y)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+    with pytest.raises(ValueError, match=r"labels must be whole numbers in \[0, 2\]"):
         DiceLoss(softmax=True, to_onehot_y=True)(x, y + 5)
     with pytest.raises(ValueError, match="gamma"):
         FocalTverskyLoss(gamma=0)

@@ -40,7 +40,7 @@ def test_clustered_phases_and_validation():
     assert isinstance(s.phase(4), FedAvg) and s.phase(5) is inner
     assert s.personalization_epochs == 3 and s.name == "FedAP + HC"
     assert s.eta(4) == 1.0 and s.eta(10) == pytest.approx(inner.eta(10))
-    with pytest.raises(ValueError, match="distance_threshold must be positive"):
+    with pytest.raises(ValueError, match="distance_threshold must be a finite number > 0"):
         Clustered(FedAvg(), distance_threshold=0)
     with pytest.raises(ValueError, match="inner must be a non-clustered Strategy"):
         Clustered(s)
