@@ -112,18 +112,6 @@ def test_config_presets_and_validation() -> None:
         SG2ImConfig(3, 2, box_weight=-1.0)
 
 
-def test_collate_offsets_edges(scenes) -> None:
-    b = collate_scenes(scenes[:3], need_boxes=True, need_images=True)
-    n0 = scenes[0]["object"].num_nodes
-    e0 = scenes[0]["object", "relation", "object"].edge_index.shape[1]
-    assert b.num_images == 3 and b.images.shape == (3, 3, 64, 64)
-    assert torch.equal(b.edge_index[:, e0:e0 + 1],
-                       scenes[1]["object", "relation", "object"].edge_index[:, :1] + n0)
-    assert b.batch.tolist()[:n0] == [0] * n0
-    with pytest.raises(ValueError, match="graphs\\[0\\] has no data\\['object'\\].box"):
-        collate_scenes([from_triplets([0, 1], [(0, 0, 1)])], need_boxes=True)
-
-
 # ---------------------------------------------------------------- model
 @pytest.mark.parametrize("decoder", ["crn", "spade"])
 def test_generator_shapes(scenes, decoder) -> None:
