@@ -367,7 +367,8 @@ def edit_from_pair(pair: Mapping[str, Any]) -> HeteroData:
     """The edited graph of a ShapesWorld edit pair (``ShapesWorld.edit_pairs``), built from its
     source with the edit functions so that it carries ``src_index``.
 
-    Removal and replacement apply to ``info["node"]``; an addition takes the new node's label,
+    Removal and replacement apply to ``info["node"]`` (the new label is read from the target
+    graph, so pairs with coarsened labels work too); an addition takes the new node's label,
     its edge and its target box (used with ``addition_box="given"``); a relationship change sets
     the target predicate of every edge in ``info["changed_edges"]`` (boxes stay the source ones).
 
@@ -378,13 +379,13 @@ def edit_from_pair(pair: Mapping[str, Any]) -> HeteroData:
     if mode == "removal":
         return remove_node(source, info["node"])
     if mode == "replacement":
-        return replace_node(source, info["node"], info["new_label"])
+        return replace_node(source, info["node"], int(target[NODE].label[info["node"]]))
     if mode == "addition":
         k = info["node"]
         ei, el = _edges(target)
         j = int(((ei[0] == k) | (ei[1] == k)).nonzero()[0, 0])
         s, o = ei[:, j].tolist()
-        return add_node(source, info["label"], o if s == k else s, int(el[j]), as_subject=s == k,
+        return add_node(source, int(target[NODE].label[k]), o if s == k else s, int(el[j]), as_subject=s == k,
                         box=target[NODE].box[k])
     if mode == "relationship":
         out = source
