@@ -1,0 +1,299 @@
+"""SIMSG: masking sampler, masked regions, visual features, manipulate, checkpoints, metrics."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sgkit.data import collate_scenes, from_triplets, remove_node, replace_node
+from sgkit.datasets import ShapesWorld
+from sgkit.metrics import edit_roi_boxes, evaluate_edits, gaussian_ssim
+from sgkit.models import SIMSG, SIMSGBatch, SIMSGConfig, SupervisedSIMSG, sample_keep_flags
+from sgkit.nn import SourceSPADEDecoder, box_pixels, box_region_masks, crop_box_regions, imagenet_normalize
+
+
+def _cfg(**kw):
+    return SIMSGConfig.preset("crn-32-shapes", 36, 6, **kw)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ShapesWorld(0, image_size=32, progress=False)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return SIMSG(_cfg(), seed=0)
+
+
+def test_keep_flag_rates_and_independence():
+    g = torch.Generator().manual_seed(0)
+    kb, kf, ki = sample_keep_flags(200_000, 0.35, 0.25, g)
+    assert abs(kb.float().mean() - 0.65) < 0.005
+    assert abs(kf.float().mean() - 0.75) < 0.005
+    assert abs(ki.float().mean() - 0.65 * 0.75) < 0.005
+    assert torch.equal(ki, kb & kf)
+    again = sample_keep_flags(200_000, 0.35, 0.25, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip((kb, kf, ki), again))
+
+
+def test_training_batch_greys_feature_masked_nodes(world):
+    m = SIMSG(_cfg(), seed=0)
+    graphs = [p["source"] for p in world.edit_pairs("removal", 8)]
+    b = m.collate(graphs)
+    assert torch.equal(b.grey, ~b.keep_feature) and torch.equal(b.keep_image, b.keep_box & b.keep_feature)
+    assert torch.equal(b.source_images, b.images)
+
+
+def test_box_pixels_truncates():
+    boxes = torch.tensor([[0.1, 0.1, 0.4, 0.4], [0.5, 0.0, 1.0, 0.12], [0.3, 0.3, 0.31, 0.31]])
+    assert box_pixels(boxes, 8, 8).tolist() == [[0, 0, 3, 3], [4, 0, 8, 0], [2, 2, 2, 2]]
+    assert box_pixels(boxes[:1], 8, 8, margin=2).tolist() == [[0, 0, 5, 5]]
+    m = box_region_masks(boxes, torch.tensor([0, 1, 1]), 2, 8, 8)
+    assert m[0].sum() == 9 and m[0, :3, :3].all() and m[1].sum() == 0
+
+
+def test_crop_box_regions_matches_explicit_crop_and_resize():
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(2, 3, 16, 16, generator=g)
+    boxes = torch.tensor([[0.1, 0.2, 0.7, 0.9], [0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 0.52, 0.9]])
+    batch = torch.tensor([0, 1, 1])
+    crops = crop_box_regions(images, boxes, batch, 8)
+    for i, (l, t, r, b) in enumerate(box_pixels(boxes, 16, 16).tolist()):
+        if r <= l or b <= t:
+            assert crops[i].abs().sum() == 0
+            continue
+        ref = F.interpolate(images[batch[i]:batch[i] + 1, :, t:b, l:r], size=(8, 8), mode="bilinear",
+                            align_corners=True)[0]
+        assert torch.allclose(crops[i], ref, atol=1e-5)
+
+
+def _toy_batch(image, keep_box, keep_feature, keep_image, grey, hidden=None):
+    boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.5, 0.0, 1.0, 0.5]])
+    g = from_triplets([0, 1, 2], [(0, 0, 1), (2, 1, 0)], boxes=boxes, image=image)
+    b = collate_scenes([g], need_boxes=True, need_images=True)
+    hb = torch.zeros(0, 4) if hidden is None else hidden
+    return SIMSGBatch(**vars(b), source_images=b.images, keep_box=torch.tensor(keep_box),
+                      keep_feature=torch.tensor(keep_feature), keep_image=torch.tensor(keep_image),
+                      grey=torch.tensor(grey), hidden_boxes=hb, hidden_batch=torch.zeros(len(hb), dtype=torch.long))
+
+
+def test_masked_input_noises_exactly_the_hidden_regions():
+    gen = SIMSG(_cfg(), seed=0).generator
+    img = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    hidden = torch.tensor([[0.0, 0.5, 0.25, 1.0]])
+    b = _toy_batch(img, [True, True, True], [True, True, True], [True, False, True], [False] * 3, hidden)
+    layout_boxes = b.boxes.clone()
+    layout_boxes[1] = torch.tensor([0.25, 0.25, 0.5, 0.5])  # e.g. a predicted new place
+    mi = gen.masked_input(b, layout_boxes, torch.Generator().manual_seed(0))
+    expect = torch.zeros(32, 32, dtype=torch.bool)
+    expect[16:, 16:] = True   # node 1 at its source box
+    expect[8:16, 8:16] = True  # and at its layout box
+    expect[16:, :8] = True    # the hidden (removed) box
+    assert torch.equal(mi[0, 3] > 0.5, expect)
+    src = imagenet_normalize(img[None])[0]
+    assert torch.equal(mi[0, :3][:, ~expect], src[:, ~expect])
+    assert not torch.allclose(mi[0, :3][:, expect], src[:, expect])
+
+
+def test_hidden_content_does_not_leak_into_other_features():
+    gen = SIMSG(_cfg(), seed=0).generator.eval()
+    img = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
+    other = img.clone()
+    other[:, :16, :16] = 1 - other[:, :16, :16]  # change what node 0 shows
+    flags = ([True, True, True], [False, True, True], [False, True, True], [True, False, False])
+    za = gen.object_features(_toy_batch(img, *flags))
+    zb = gen.object_features(_toy_batch(other, *flags))
+    assert torch.allclose(za[1:], zb[1:], atol=1e-6)  # neighbours and the image node see grey
+    # a moved node (box hidden, feature kept) is cropped from the un-greyed image
+    moved = ([False, True, True], [True, True, True], [False, True, True], [True, False, False])
+    za = gen.object_features(_toy_batch(img, *moved))
+    zb = gen.object_features(_toy_batch(other, *moved))
+    assert not torch.allclose(za[0], zb[0], atol=1e-4)
+    assert torch.allclose(za[1:3], zb[1:3], atol=1e-6)
+
+
+def test_manipulate_shapes_determinism_and_batching(model, world):
+    pairs = world.edit_pairs("removal", 3, seed=2) + world.edit_pairs("addition", 3, seed=2)
+    out = model.manipulate_pairs(pairs, seed=7)
+    S = model.config.image_size
+    assert out.image.shape == (6, 3, S, S) and out.masked_input.shape == (6, 4, S, S)
+    assert out.region.shape == (6, S, S) and out.region.flatten(1).any(1).all()
+    n_nodes = sum(p["target"]["object"].label.numel() for p in pairs)
+    assert out.layout_boxes.shape == (n_nodes, 4) and out.batch.shape == (n_nodes,)
+    assert [p.mode for p in out.plans] == ["removal"] * 3 + ["addition"] * 3
+    again = model.manipulate_pairs(pairs, seed=7)
+    assert torch.equal(out.image, again.image)
+    single = torch.cat([model.manipulate_pairs([p], seed=7 + i).image for i, p in enumerate(pairs)])
+    one_by_one = model.manipulate_pairs(pairs, seed=7, batch_size=1).image
+    assert torch.allclose(single, one_by_one)
+    assert not torch.equal(model.manipulate_pairs(pairs, seed=8).image, out.image)
+    comp = model.manipulate_pairs(pairs, seed=7, composite=True).image
+    src = torch.stack([p["source"].image for p in pairs])
+    keep = ~out.region.unsqueeze(1).expand_as(src)
+    assert torch.equal(comp[keep], src[keep])
+
+
+def test_manipulate_keeps_given_boxes_and_predicts_the_others(model, world):
+    pair = world.edit_pairs("addition", 1, seed=3)[0]
+    out = model.manipulate_pairs([pair])
+    n = pair["source"]["object"].label.numel()
+    assert torch.equal(out.layout_boxes[:n], pair["source"]["object"].box)
+    assert torch.equal(out.layout_boxes[n], out.boxes_pred[n])
+    given = model.manipulate_pairs([pair], addition_box="given")
+    assert torch.equal(given.layout_boxes[n], pair["target"]["object"].box[n])
+
+
+def test_bad_manipulate_arguments(model, world):
+    pair = world.edit_pairs("removal", 1)[0]
+    with pytest.raises(ValueError, match="same length"):
+        model.manipulate([pair["source"]] * 2, [remove_node(pair["source"], 0)])
+    with pytest.raises(ValueError, match="relation_mask"):
+        model.manipulate(pair["source"], remove_node(pair["source"], 0), relation_mask="x")
+    with pytest.raises(ValueError, match="edited"):
+        model.manipulate(pair["source"], replace_node(pair["source"], 0, 40))
+
+
+def test_reconstruct_replicas(model, world):
+    scenes = [p["source"] for p in world.edit_pairs("replacement", 3, seed=4)]
+    r = model.reconstruct(scenes)
+    assert r["image"].shape[0] == sum(g["object"].label.numel() for g in scenes)
+    for k in range(len(r["scene"])):
+        i, j = int(r["scene"][k]), int(r["object"][k])
+        assert torch.equal(r["roi_boxes"][k], scenes[i]["object"].box[j])
+    gen = model.reconstruct(scenes, generative=True)
+    assert gen["image"].shape[0] == 3 and (gen["object"] == -1).all()
+
+
+def test_checkpoint_round_trip(tmp_path, world):
+    pairs = world.edit_pairs("replacement", 4, seed=5)
+    m = SIMSG(_cfg(), seed=0)
+    m.fit([p["target"] for p in pairs], steps=2, batch_size=2, progress=False)
+    path = m.save(tmp_path / "simsg.pt")
+    m2 = SIMSG.load(path)
+    assert isinstance(m2.config, SIMSGConfig) and m2.config == m.config
+    assert torch.equal(m.manipulate_pairs(pairs).image, m2.manipulate_pairs(pairs).image)
+    s = SupervisedSIMSG(_cfg(), seed=0).fit_pairs(pairs, steps=1, batch_size=2, progress=False)
+    s2 = SupervisedSIMSG.load(s.save(tmp_path / "sup.pt"))
+    assert s2.config.supervised and torch.equal(s.predict_pairs(pairs), s2.predict_pairs(pairs))
+
+
+def test_supervised_batch_has_no_masking(world):
+    pairs = world.edit_pairs("addition", 2)
+    s = SupervisedSIMSG(_cfg(), seed=0)
+    b = s.collate(s.pair_graphs(pairs))
+    assert b.keep_image.all() and b.keep_box.all() and not b.keep_feature.any()
+    assert torch.equal(b.source_images, torch.stack([p["source"].image for p in pairs]))
+    assert torch.equal(b.images, torch.stack([p["target"].image for p in pairs]))
+
+
+def test_spade_source_channels_are_concatenated_not_normalising():
+    dec = SourceSPADEDecoder(6, 4, dims=(8, 8), hidden_channels=4).eval()
+    for block in dec.blocks:
+        assert block.norm_0.label_channels == 6 and block.norm_1.label_channels == 6
+        assert block.conv_0.in_channels == block.in_channels + 4
+    x = torch.randn(2, 10, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = x.clone()
+    y[:, 6:] += 1
+    assert dec(x).shape == (2, 3, 8, 8) and not torch.allclose(dec(x), dec(y))
+    m = SIMSG(SIMSGConfig.preset("spade-small", 36, 6, image_size=32), seed=0)
+    assert isinstance(m.generator.decoder, SourceSPADEDecoder)
+
+
+def test_config_presets_and_validation(tmp_path):
+    t = SIMSGConfig.preset("spade-64", 5, 3, weights="thesis")
+    r = SIMSGConfig.preset("spade-64", 5, 3, weights="reference")
+    assert (t.feature_matching_weight, t.perceptual_weight, t.box_weight) == (10.0, 10.0, 50.0)
+    assert (r.feature_matching_weight, r.perceptual_weight) == (5.0, 5.0)
+    c = SIMSGConfig.preset("crn-64", 5, 3)
+    assert (c.lr, c.betas, c.box_weight, c.gan_global_weight) == (2e-4, (0.9, 0.999), 10.0, 0.01)
+    with pytest.raises(ValueError, match="box_mask_prob must be a number in \\[0, 1\\], got box_mask_prob=1.5"):
+        _cfg(box_mask_prob=1.5)
+    with pytest.raises(ValueError, match="weights must be one of"):
+        SIMSGConfig.preset("crn-64", 5, 3, weights="paper")
+    with pytest.raises(ValueError, match="kind='vgg16' needs a local weights file"):
+        SIMSG(_cfg(feature_encoder="vgg16"))
+    with pytest.raises(FileNotFoundError, match="feature_weights"):
+        SIMSG(_cfg(feature_encoder="auto", feature_weights=str(tmp_path / "none.pth")))
+
+
+def test_vgg16_trunk_from_local_file_is_frozen(tmp_path, world):
+    from sgkit.models.losses import _vgg16_features
+
+    path = tmp_path / "vgg16.pth"
+    torch.save({f"features.{k}": v for k, v in _vgg16_features().state_dict().items()}, path)
+    m = SIMSG(_cfg(feature_weights=str(path)), seed=0)
+    assert m.feature_encoder_kind == "vgg16"
+    before = {k: v.clone() for k, v in m.generator.feature_encoder.trunk.state_dict().items()}
+    m.fit([p["target"] for p in world.edit_pairs("removal", 2)], steps=1, batch_size=2, progress=False)
+    after = m.generator.feature_encoder.trunk.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert SIMSG(_cfg(), seed=0).feature_encoder_kind == "cnn"
+
+
+def _slow_ssim(a, b, window=3, sigma=1.5):
+    r = np.arange(window) - window // 2
+    g = np.exp(-r ** 2 / (2 * sigma ** 2))
+    w = np.outer(g / g.sum(), g / g.sum())
+    vals = []
+    for c in range(a.shape[0]):
+        pa, pb = np.pad(a[c], window // 2), np.pad(b[c], window // 2)
+        for i in range(a.shape[1]):
+            for j in range(a.shape[2]):
+                xa, xb = pa[i:i + window, j:j + window], pb[i:i + window, j:j + window]
+                mx, my = (w * xa).sum(), (w * xb).sum()
+                vx, vy = (w * xa * xa).sum() - mx ** 2, (w * xb * xb).sum() - my ** 2
+                cxy = (w * xa * xb).sum() - mx * my
+                vals.append(((2 * mx * my + 1e-4) * (2 * cxy + 9e-4)) / ((mx ** 2 + my ** 2 + 1e-4) * (vx + vy + 9e-4)))
+    return float(np.mean(vals))
+
+
+def test_gaussian_ssim_matches_a_loop_implementation():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 9, 7, generator=g), torch.rand(2, 3, 9, 7, generator=g)
+    got = gaussian_ssim(a, b)
+    for i in range(2):
+        assert math.isclose(float(got[i]), _slow_ssim(a[i].double().numpy(), b[i].double().numpy()), rel_tol=1e-9)
+    assert torch.allclose(gaussian_ssim(a, a), torch.ones(2, dtype=torch.float64))
+
+
+def test_evaluate_edits_hand_computed():
+    target = torch.zeros(2, 3, 64, 64)
+    pred = target.clone()
+    pred[0, :, 10:20, 10:20] = 10 / 255  # inside the RoI of image 0
+    boxes = [torch.tensor([[8 / 64, 8 / 64, 22 / 64, 22 / 64]]), torch.tensor([[0.0, 0.0, 0.0, 0.0]])]
+    res = evaluate_edits(pred, target, ["removal", "addition"], boxes)
+    roi_pixels = (22 + 2 - 6) ** 2  # box 8..22 widened by 2 px
+    assert math.isclose(res["removal"]["mae"], 10 * 100 / 4096, rel_tol=1e-6)
+    assert math.isclose(res["removal"]["roi_mae"], 10 * 100 / roi_pixels, rel_tol=1e-6)
+    assert res["addition"]["mae"] == 0 and res["addition"]["roi_mae"] == 0  # a 2x2 corner with the margin
+    assert math.isnan(evaluate_edits(pred, target, ["removal", "addition"], boxes, margin=0)["addition"]["roi_mae"])
+    assert res["addition"]["ssim"] == 100 and res["all"]["n"] == 2
+    with pytest.raises(ValueError, match="one entry per image"):
+        evaluate_edits(pred, target, ["removal"], boxes)
+
+
+def test_edit_roi_boxes(world):
+    pair = world.edit_pairs("relationship", 1, seed=1)[0]
+    s, o = pair["source"]["object", "relation", "object"].edge_index[:, pair["info"]["edge"]].tolist()
+    rois = edit_roi_boxes(pair)
+    assert rois.shape == (4, 4) and torch.equal(rois[2], pair["target"]["object"].box[s].float())
+    add = world.edit_pairs("addition", 1)[0]
+    assert torch.equal(edit_roi_boxes(add)[0], add["target"]["object"].box[-1].float())
+
+
+@pytest.mark.slow
+def test_short_training_edits_better_than_copying_the_source():
+    torch.manual_seed(0)
+    ds = ShapesWorld(1500, image_size=32, progress=False)
+    m = SIMSG(_cfg(), vocab=ds.vocab, seed=0).fit(ds, steps=250, batch_size=16, progress=False, seed=0)
+    w = ShapesWorld(0, image_size=32, progress=False)
+    for mode in ("removal", "replacement"):
+        pairs = w.edit_pairs(mode, 40, seed=11)
+        tgt = torch.stack([p["target"].image for p in pairs])
+        src = torch.stack([p["source"].image for p in pairs])
+        rois = [edit_roi_boxes(p) for p in pairs]
+        ours = evaluate_edits(m.manipulate_pairs(pairs).image, tgt, [mode] * 40, rois)[mode]["roi_mae"]
+        copy = evaluate_edits(src, tgt, [mode] * 40, rois)[mode]["roi_mae"]
+        assert ours < copy, (mode, ours, copy)
