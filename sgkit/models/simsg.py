@@ -107,6 +107,15 @@ class SIMSG(SceneGAN):
         masks = batch.masks if self.config.use_gt_masks else None
         return self.generator(batch, boxes=batch.boxes, masks=masks, generator=self._rng)
 
+    def object_targets(self, batch: SIMSGBatch) -> tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
+        """Selective object discriminator: only the nodes whose image region was masked (all
+        nodes when none was)."""
+        assert batch.boxes is not None
+        if batch.keep_image is None or bool(batch.keep_image.all()):
+            return batch.boxes, batch.batch, batch.labels
+        sel = ~batch.keep_image.to(batch.labels.device)
+        return batch.boxes[sel], batch.batch[sel], batch.labels[sel]
+
     # ------------------------------------------------------------------ inference
     def _run(self, batch: SIMSGBatch, seed: int, layout_boxes: Tensor | None = None) -> dict[str, Any]:
         self.eval()

@@ -297,3 +297,16 @@ def test_short_training_edits_better_than_copying_the_source():
         ours = evaluate_edits(m.manipulate_pairs(pairs).image, tgt, [mode] * 40, rois)[mode]["roi_mae"]
         copy = evaluate_edits(src, tgt, [mode] * 40, rois)[mode]["roi_mae"]
         assert ours < copy, (mode, ours, copy)
+
+
+def test_object_discriminator_scores_only_masked_nodes(world):
+    m = SIMSG(SIMSGConfig.preset("crn-small", 36, 6, image_size=32), seed=0)
+    b = m.collate([p["source"] for p in world.edit_pairs("removal", 6)])
+    boxes, index, labels = m.object_targets(b)
+    sel = ~b.keep_image
+    assert 0 < int(sel.sum()) < b.num_objects
+    assert torch.equal(boxes, b.boxes[sel]) and torch.equal(labels, b.labels[sel]) and torch.equal(index, b.batch[sel])
+    b.keep_image = torch.ones_like(b.keep_image)
+    assert m.object_targets(b)[0].shape[0] == b.num_objects
+    stats = m.train_step(m.collate([p["source"] for p in world.edit_pairs("removal", 6)]))
+    assert "gan_object" in stats and "d_obj" in stats and all(math.isfinite(v) for v in stats.values())
