@@ -30,7 +30,7 @@ from sgkit.models.simsg_config import SIMSGConfig
 from sgkit.models.simsg_generator import SIMSGBatch, SIMSGGenerator, sample_keep_flags
 from sgkit.models.trainer import materialize
 
-__all__ = ["Manipulation", "SIMSG", "SupervisedSIMSG"]
+__all__ = ["SIMSG", "Manipulation", "SupervisedSIMSG"]
 
 
 @dataclass

@@ -2,8 +2,17 @@
 import pytest
 import torch
 
-from sgkit.data import (EditPlan, Vocabulary, add_node, change_predicate, edit_from_pair, from_triplets,
-                        plan_edit, remove_node, replace_node)
+from sgkit.data import (
+    EditPlan,
+    Vocabulary,
+    add_node,
+    change_predicate,
+    edit_from_pair,
+    from_triplets,
+    plan_edit,
+    remove_node,
+    replace_node,
+)
 from sgkit.datasets import ShapesWorld
 
 VOCAB = Vocabulary(["a", "b", "c", "d"], ["left of", "right of", "above"])
