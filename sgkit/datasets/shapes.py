@@ -167,9 +167,10 @@ def decompose_category(label: int | np.ndarray | Tensor) -> tuple[Any, Any, Any]
 
 def coarsen_labels(labels: np.ndarray | Tensor) -> Any:
     """Category ids without the colour: ``size * 3 + shape`` (9 classes ``"<size> <shape>"``),
-    element-wise on arrays and tensors."""
+    element-wise on arrays and tensors (a tensor gives a long tensor)."""
     shape, _, size = decompose_category(labels)
-    return size * 3 + shape
+    out = size * 3 + shape
+    return torch.as_tensor(out, dtype=torch.long) if isinstance(labels, Tensor) else out
 
 
 def shapes_vocabulary(hide_colour: bool = False) -> Vocabulary:
