@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
@@ -106,6 +107,41 @@ class SIMSG(SceneGAN):
         """Generator outputs with the ground-truth boxes of every node in the layout."""
         masks = batch.masks if self.config.use_gt_masks else None
         return self.generator(batch, boxes=batch.boxes, masks=masks, generator=self._rng)
+
+    def generator_losses(self, batch: SIMSGBatch, out: Mapping[str, Any]) -> dict[str, Tensor]:  # type: ignore[override]
+        """The engine's loss terms; with ``box_loss="mse"`` the box term is the mean squared error."""
+        terms = super().generator_losses(batch, out)
+        if self.config.box_loss == "mse" and "box" in terms:
+            assert batch.boxes is not None
+            terms["box"] = self.config.box_weight * F.mse_loss(out["boxes_pred"], batch.boxes)
+            terms["total"] = torch.stack([v for k, v in terms.items() if k != "total"]).sum()
+        return terms
+
+    @torch.no_grad()
+    def fit_feature_statistics(self, scenes: Sequence[HeteroData], *, batch_size: int = 64) -> Tensor:
+        """Per-dimension mean and standard deviation of the visual features of every object of
+        ``scenes`` (nothing masked, eval mode), stored for ``feature_fill="gaussian"``.
+
+        Returns:
+            ``[2, F]``: mean and standard deviation.
+        """
+        graphs = materialize(scenes, "scenes")
+        self._check_ids(graphs, name="scenes")
+        self.eval()
+        g = self.generator
+        feats = []
+        for start in range(0, len(graphs), batch_size):
+            b = collate_scenes(graphs[start:start + batch_size], need_boxes=True, need_images=True,
+                               image_size=self.config.image_size)
+            batch = SIMSGBatch(**vars(b), source_images=b.images).to(self._device())
+            feats.append(g.object_features(batch)[: b.num_objects].cpu())
+        z = torch.cat(feats)
+        if z.size(0) < 2:
+            raise ValueError(f"scenes: need at least 2 objects for feature statistics, got {z.size(0)}")
+        g.feature_mean.copy_(z.mean(0))
+        g.feature_std.copy_(z.std(0))
+        g.feature_count.fill_(z.size(0))
+        return torch.stack([g.feature_mean, g.feature_std]).cpu()
 
     def object_targets(self, batch: SIMSGBatch) -> tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
         """Selective object discriminator: only the nodes whose image region was masked (all

@@ -75,6 +75,10 @@ class SIMSGConfig(SG2ImConfig):
         supervised: the fully supervised baseline: trained on (source image, target graph) ->
             target image pairs without masking; its graph encoder gets the boxes but no ``z_I``.
         grey_value: value (in ``[0, 1]`` pixel space) painted over hidden regions before crops.
+        feature_fill: what replaces a masked ``z_I``: ``"zero"`` or ``"gaussian"`` (a draw from
+            the per-dimension statistics of training features,
+            :meth:`~sgkit.models.SIMSG.fit_feature_statistics`).
+        box_loss: ``"l1"`` (thesis) or ``"mse"`` (the public code).
     """
 
     feature_dim: int = 128
@@ -88,6 +92,8 @@ class SIMSGConfig(SG2ImConfig):
     use_gt_masks: bool = False
     supervised: bool = False
     grey_value: float = 0.5
+    feature_fill: str = "zero"
+    box_loss: str = "l1"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,6 +104,9 @@ class SIMSGConfig(SG2ImConfig):
         if self.feature_encoder not in ("auto", "cnn", "vgg16"):
             raise ValueError(f"feature_encoder must be 'auto', 'cnn' or 'vgg16', got "
                              f"feature_encoder={self.feature_encoder!r}")
+        for name, allowed in (("feature_fill", ("zero", "gaussian")), ("box_loss", ("l1", "mse"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {name}={getattr(self, name)!r}")
         for name in ("box_mask_prob", "feature_mask_prob", "grey_value"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or math.isnan(value) or not 0 <= value <= 1:

@@ -9,6 +9,10 @@ Dhamo et al., "Semantic Image Manipulation Using Scene Graphs", CVPR 2020
   ``hidden_boxes``) has been painted grey, and encoded to ``z_I`` (the ``__image__`` node gets the
   whole greyed image). A node that keeps its feature but not its box (a moved node) is cropped from
   the un-greyed image, so its identity survives;
+* masked features (:meth:`SIMSGGenerator.fill_features`): the ``z_I`` of a node with
+  ``keep_feature = 0`` becomes zero (``feature_fill="zero"``) or a draw from a diagonal Gaussian
+  with the statistics of training features (``"gaussian"``, after
+  :meth:`~sgkit.models.SIMSG.fit_feature_statistics`); written ``kf * z_I`` below;
 * node inputs (:meth:`SIMSGGenerator.embed_objects`): ``LayerNorm([emb(c); kb * box; kf * z_I])``;
 * layout boxes (:meth:`SIMSGGenerator.choose_boxes`): the given box where ``keep_box``, else the
   predicted one (or, with ``combine_box``, the given centre with the predicted size);
@@ -109,6 +113,9 @@ class SIMSGGenerator(SG2ImGenerator):
         self.layout_norm = nn.LayerNorm(c.gconv_dim + c.feature_dim)
         self.image_branch = nn.Sequential(nn.Conv2d(4, c.image_branch_channels, 1),
                                           nn.BatchNorm2d(c.image_branch_channels), nn.ReLU())
+        self.register_buffer("feature_mean", torch.zeros(c.feature_dim))
+        self.register_buffer("feature_std", torch.zeros(c.feature_dim))
+        self.register_buffer("feature_count", torch.zeros((), dtype=torch.long))
 
     @property
     def node_input_channels(self) -> int:
@@ -157,16 +164,36 @@ class SIMSGGenerator(SG2ImGenerator):
             parts.append(F.interpolate(greyed, size=(c.feature_crop_size,) * 2, mode="bilinear", align_corners=True))
         return self.feature_encoder(torch.cat(parts))
 
+    def fill_features(self, batch: SIMSGBatch, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``z`` with the object rows of ``keep_feature = 0`` replaced by the configured fill
+        (the image rows are always kept).
+
+        Raises:
+            ValueError: for ``feature_fill="gaussian"`` before feature statistics were computed.
+        """
+        if batch.keep_feature is None:
+            return z
+        n = batch.num_objects
+        drop = ~batch.keep_feature.to(z.device)
+        if self.config.feature_fill == "zero" or not bool(drop.any()):
+            fill = z.new_zeros(n, z.size(1))
+        else:
+            if int(self.feature_count) == 0:
+                raise ValueError("feature_fill='gaussian' needs feature statistics: call "
+                                 "SIMSG.fit_feature_statistics(scenes) first")
+            noise = torch.randn(n, z.size(1), generator=generator, dtype=z.dtype).to(z.device)
+            fill = self.feature_mean + self.feature_std * noise
+        objects = torch.where(drop.unsqueeze(1), fill, z[:n])
+        return torch.cat([objects, z[n:]])
+
     def embed_objects(self, labels: Tensor, batch: SceneBatch) -> Tensor:
         """``LayerNorm([emb(c); kb * box; kf * z_I])`` for the objects and the image nodes (whose
         box ``[0, 0, 1, 1]`` and feature are always kept)."""
         assert isinstance(batch, SIMSGBatch) and batch.boxes is not None and batch.visual_features is not None
         n, extra = batch.num_objects, labels.numel() - batch.num_objects
         kb = batch.keep_box.float() if batch.keep_box is not None else batch.boxes.new_ones(n)
-        kf = batch.keep_feature.float() if batch.keep_feature is not None else batch.boxes.new_ones(n)
-        ones = kb.new_ones(extra)
         boxes = torch.cat([batch.boxes * kb.unsqueeze(1), kb.new_tensor([0.0, 0.0, 1.0, 1.0]).expand(extra, 4)])
-        z = batch.visual_features[: n + extra] * torch.cat([kf, ones]).unsqueeze(1)
+        z = batch.visual_features[: n + extra]  # masked rows already filled (fill_features)
         return self.input_norm(torch.cat([self.obj_embedding(labels), boxes, z], dim=1))
 
     def choose_boxes(self, batch: SIMSGBatch, boxes_pred: Tensor) -> Tensor:
@@ -208,9 +235,7 @@ class SIMSGGenerator(SG2ImGenerator):
         """``[LayerNorm([psi; kf * z_I])`` at the boxes; noise; image-branch features``]``."""
         assert isinstance(batch, SIMSGBatch) and batch.visual_features is not None
         assert batch.masked_input is not None
-        n = batch.num_objects
-        kf = batch.keep_feature.float() if batch.keep_feature is not None else x.new_ones(n)
-        xt = self.layout_norm(torch.cat([x, batch.visual_features[:n] * kf.unsqueeze(1)], dim=1))
+        xt = self.layout_norm(torch.cat([x, batch.visual_features[:batch.num_objects]], dim=1))
         layout = super().compose_layout(batch, xt, boxes, masks, generator=generator)
         return torch.cat([layout, self.image_branch(batch.masked_input)], dim=1)
 
@@ -220,7 +245,8 @@ class SIMSGGenerator(SG2ImGenerator):
         chosen layout boxes when given, ``masks`` the predicted masks."""
         if not isinstance(batch, SIMSGBatch) or batch.source_images is None or batch.boxes is None:
             raise ValueError("batch must be a SIMSGBatch with source_images and boxes")
-        batch = replace(batch, visual_features=self.object_features(batch))
+        z = self.fill_features(batch, self.object_features(batch), generator)
+        batch = replace(batch, visual_features=z)
         x = self.encode(batch)
         boxes_pred, masks_pred = self.predict_layout(x)
         layout_boxes = self.choose_boxes(batch, boxes_pred) if boxes is None else boxes

@@ -322,3 +322,27 @@ def test_object_discriminator_scores_only_masked_nodes(world):
     assert m.object_targets(b)[0].shape[0] == b.num_objects
     stats = m.train_step(m.collate([p["source"] for p in world.edit_pairs("removal", 6)]))
     assert "gan_object" in stats and "d_obj" in stats and all(math.isfinite(v) for v in stats.values())
+
+
+def test_feature_fill_and_box_loss_options(world):
+    pairs = world.edit_pairs("replacement", 4, seed=6)
+    m = SIMSG(_cfg(feature_fill="gaussian"), seed=0)
+    with pytest.raises(ValueError, match="fit_feature_statistics"):
+        m.manipulate_pairs(pairs)
+    stats = m.fit_feature_statistics([p["source"] for p in pairs])
+    b = collate_scenes([p["source"] for p in pairs], need_boxes=True, need_images=True)
+    z = m.generator.object_features(SIMSGBatch(**vars(b), source_images=b.images))[: b.num_objects]
+    assert torch.allclose(stats[0], z.mean(0), atol=1e-5) and torch.allclose(stats[1], z.std(0), atol=1e-5)
+    a, c = m.manipulate_pairs(pairs, seed=1).image, m.manipulate_pairs(pairs, seed=1).image
+    assert torch.equal(a, c)
+    zero = SIMSG(_cfg(), seed=0)
+    zero.load_state_dict(m.state_dict())
+    assert not torch.allclose(a, zero.manipulate_pairs(pairs, seed=1).image)  # the replaced node's fill differs
+    mse = SIMSG(_cfg(box_loss="mse"), seed=0)
+    batch = mse.collate([p["target"] for p in pairs])
+    out = mse.forward_train(batch)
+    terms = mse.generator_losses(batch, out)
+    expect = mse.config.box_weight * ((out["boxes_pred"] - batch.boxes) ** 2).mean()
+    assert torch.allclose(terms["box"], expect)
+    with pytest.raises(ValueError, match="box_loss must be one of"):
+        _cfg(box_loss="huber")
