@@ -49,6 +49,7 @@ __all__ = [
     "change_predicate",
     "edit_from_pair",
     "plan_edit",
+    "plan_pair",
     "remove_node",
     "replace_node",
 ]
@@ -394,3 +395,19 @@ def edit_from_pair(pair: Mapping[str, Any]) -> HeteroData:
             out = change_predicate(out, j, int(t_el[j]))
         return out
     raise ValueError(f"pair['mode']: expected one of {EDIT_MODES}, got {mode!r}")
+
+
+def plan_pair(pair: Mapping[str, Any], **policy: Any) -> EditPlan:
+    """:func:`plan_edit` of a ShapesWorld-style edit pair (:func:`edit_from_pair`); for a
+    relationship change exactly the two endpoints of the swapped edge (``info["edge"]``) move,
+    although other edges touching them change predicate too."""
+    source = pair["source"]
+    plan = plan_edit(source, edit_from_pair(pair), **policy)
+    if pair["mode"] == "relationship":
+        ei, _ = _edges(source)
+        moved = torch.zeros(plan.src_index.numel(), dtype=torch.bool)
+        for v in ei[:, pair["info"]["edge"]].tolist():
+            moved |= plan.src_index == v
+        plan.keep_box, plan.keep_image = ~moved, ~moved
+        plan.changed = moved
+    return plan

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from sgkit.data.batch import collate_scenes
-from sgkit.data.edits import EditPlan, edit_from_pair, plan_edit
+from sgkit.data.edits import EditPlan, edit_from_pair, plan_edit, plan_pair
 from sgkit.models.scene_gan import SceneGAN
 from sgkit.models.simsg_config import SIMSGConfig
 from sgkit.models.simsg_generator import SIMSGBatch, SIMSGGenerator, sample_keep_flags
@@ -184,6 +184,7 @@ class SIMSG(SceneGAN):
         composite: bool = False,
         seed: int = 0,
         batch_size: int = 64,
+        plans: Sequence[EditPlan] | None = None,
     ) -> Manipulation:
         """Redraw source images after graph edits (eval mode, batched).
 
@@ -197,6 +198,8 @@ class SIMSG(SceneGAN):
                 elsewhere.
             seed: seed of the noise (same seed, same output).
             batch_size: edits per forward pass.
+            plans: optional precomputed :class:`~sgkit.data.EditPlan` per edit (replaces
+                :func:`~sgkit.data.plan_edit` and its policy arguments).
 
         Returns:
             A :class:`Manipulation`.
@@ -207,8 +210,12 @@ class SIMSG(SceneGAN):
         if layout_boxes is not None and len(layout_boxes) != len(edits):
             raise ValueError(f"layout_boxes must have one entry per edit ({len(edits)}), got {len(layout_boxes)}")
         self._check_ids(edits, name="edited")
-        plans = [plan_edit(s, e, relation_mask=relation_mask, replace_box=replace_box, addition_box=addition_box)
-                 for s, e in zip(sources, edits)]
+        if plans is None:
+            plans = [plan_edit(s, e, relation_mask=relation_mask, replace_box=replace_box, addition_box=addition_box)
+                     for s, e in zip(sources, edits)]
+        elif len(plans) != len(edits):
+            raise ValueError(f"plans must have one entry per edit ({len(edits)}), got {len(plans)}")
+        plans = list(plans)
         parts: dict[str, list[Tensor]] = {k: [] for k in ("image", "layout_boxes", "boxes_pred", "batch", "masked")}
         for start in range(0, len(edits), batch_size):
             sl = slice(start, start + batch_size)
@@ -236,8 +243,12 @@ class SIMSG(SceneGAN):
 
     def manipulate_pairs(self, pairs: Sequence[Mapping[str, Any]], **kwargs: Any) -> Manipulation:
         """:meth:`manipulate` on ShapesWorld-style edit pairs (``{"source", "target", "mode",
-        "info"}``) through :func:`~sgkit.data.edit_from_pair`."""
-        return self.manipulate([p["source"] for p in pairs], [edit_from_pair(p) for p in pairs], **kwargs)
+        "info"}``) through :func:`~sgkit.data.edit_from_pair` and :func:`~sgkit.data.plan_pair`
+        (a relationship change moves the two endpoints of the swapped edge)."""
+        policy = {k: kwargs.pop(k) for k in ("relation_mask", "replace_box", "addition_box") if k in kwargs}
+        plans = [plan_pair(p, **policy) for p in pairs]
+        return self.manipulate([p["source"] for p in pairs], [edit_from_pair(p) for p in pairs], plans=plans,
+                               **kwargs)
 
     def reconstruct(
         self,
