@@ -12,9 +12,11 @@ p = 0.25). It is compared on held-out pairs of the four edit modes with:
 - ``sg2im_target``: :class:`sgkit.models.SG2Im` (``crn-small`` sizes at 32 px) from the target
   graph alone, laid out at the exact target boxes (no source image).
 
-SIMSG's rows use the thesis protocol (relationship and addition boxes predicted; ``simsg``) and
-the exact target boxes in the layout (``simsg_target_boxes``, the oracle the supervised model
-gets). Metrics (:func:`sgkit.metrics.evaluate_edits`): MAE on 0-255, SSIM x100 with the 3x3
+SIMSG's rows use the thesis protocol (``simsg``: the two swapped objects of a relationship
+change keep their features and get predicted boxes, both old and new regions masked; an added
+object gets a predicted box and no feature; a replaced object keeps its box and loses its
+feature; a removed object's region is masked) and the same with the exact target boxes in the
+layout (``simsg_target_boxes``, the oracle the supervised model gets). Metrics (:func:`sgkit.metrics.evaluate_edits`): MAE on 0-255, SSIM x100 with the 3x3
 Gaussian window, and both on the region of interest (the edited boxes +- 1 px at 32 px).
 
 Table 12.2 (reconstruction with ``z_I`` better than without) needs appearance that the graph
