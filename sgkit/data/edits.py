@@ -28,7 +28,8 @@ addition      ``src_index == -1``        0 [#g]_   0             0
 .. [#g] 1 with ``addition_box="given"`` (the added node's stored box is used as is).
 
 Which endpoints of a changed edge move is ``relation_mask``: ``"subject"``, ``"object"`` or
-``"both"`` (ShapesWorld relationship edits move both).
+``"both"`` (ShapesWorld relationship edits move both). ShapesWorld edit pairs are turned into
+edits and plans by :mod:`sgkit.data.edit_pairs`.
 """
 from __future__ import annotations
 
@@ -47,9 +48,7 @@ __all__ = [
     "EditPlan",
     "add_node",
     "change_predicate",
-    "edit_from_pair",
     "plan_edit",
-    "plan_pair",
     "remove_node",
     "replace_node",
 ]
@@ -363,51 +362,3 @@ def plan_edit(
         setattr(plan, key, v)
     return plan
 
-
-def edit_from_pair(pair: Mapping[str, Any]) -> HeteroData:
-    """The edited graph of a ShapesWorld edit pair (``ShapesWorld.edit_pairs``), built from its
-    source with the edit functions so that it carries ``src_index``.
-
-    Removal and replacement apply to ``info["node"]`` (the new label is read from the target
-    graph, so pairs with coarsened labels work too); an addition takes the new node's label,
-    its edge and its target box (used with ``addition_box="given"``); a relationship change sets
-    the target predicate of every edge in ``info["changed_edges"]`` (boxes stay the source ones).
-
-    Raises:
-        ValueError: for an unknown mode.
-    """
-    source, target, mode, info = pair["source"], pair["target"], pair["mode"], pair["info"]
-    if mode == "removal":
-        return remove_node(source, info["node"])
-    if mode == "replacement":
-        return replace_node(source, info["node"], int(target[NODE].label[info["node"]]))
-    if mode == "addition":
-        k = info["node"]
-        ei, el = _edges(target)
-        j = int(((ei[0] == k) | (ei[1] == k)).nonzero()[0, 0])
-        s, o = ei[:, j].tolist()
-        return add_node(source, int(target[NODE].label[k]), o if s == k else s, int(el[j]), as_subject=s == k,
-                        box=target[NODE].box[k])
-    if mode == "relationship":
-        out = source
-        _, t_el = _edges(target)
-        for j in info["changed_edges"]:
-            out = change_predicate(out, j, int(t_el[j]))
-        return out
-    raise ValueError(f"pair['mode']: expected one of {EDIT_MODES}, got {mode!r}")
-
-
-def plan_pair(pair: Mapping[str, Any], **policy: Any) -> EditPlan:
-    """:func:`plan_edit` of a ShapesWorld-style edit pair (:func:`edit_from_pair`); for a
-    relationship change exactly the two endpoints of the swapped edge (``info["edge"]``) move,
-    although other edges touching them change predicate too."""
-    source = pair["source"]
-    plan = plan_edit(source, edit_from_pair(pair), **policy)
-    if pair["mode"] == "relationship":
-        ei, _ = _edges(source)
-        moved = torch.zeros(plan.src_index.numel(), dtype=torch.bool)
-        for v in ei[:, pair["info"]["edge"]].tolist():
-            moved |= plan.src_index == v
-        plan.keep_box, plan.keep_image = ~moved, ~moved
-        plan.changed = moved
-    return plan

@@ -16,9 +16,10 @@ from .scenegraphgen import SceneGraphGen
 from .sg2im import SG2Im
 from .sg2im_config import PRESETS, SG2ImConfig
 from .sg2im_generator import SG2ImGenerator
-from .simsg import SIMSG, Manipulation, SupervisedSIMSG
+from .simsg import SIMSG, Manipulation
 from .simsg_config import SIMSG_PRESETS, SIMSG_WEIGHTS, SIMSGConfig
 from .simsg_generator import SIMSGBatch, SIMSGGenerator, sample_keep_flags
+from .supervised_simsg import SupervisedSIMSG
 from .trainer import Trainer
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""SIMSG: semantic image manipulation from scene graphs, and its fully supervised baseline.
+"""SIMSG: semantic image manipulation from scene graphs.
 
 Dhamo et al., "Semantic Image Manipulation Using Scene Graphs", CVPR 2020
 (https://arxiv.org/abs/2004.03677); thesis ch. 12 and appendix B. A user edits the scene graph
@@ -11,8 +11,8 @@ L1 loss. Losses and discriminators are those of :class:`~sgkit.models.scene_gan.
 (image L1, box L1, mask BCE, global and object GAN, auxiliary classifier, feature matching and
 perceptual loss with the configured weights).
 
-:class:`SupervisedSIMSG` is the fully supervised baseline of thesis Table 12.1: trained on edit
-pairs, source image + target graph (target boxes) -> target image, no masking.
+:class:`~sgkit.models.SupervisedSIMSG` (:mod:`sgkit.models.supervised_simsg`) is the fully
+supervised baseline of thesis Table 12.1.
 """
 from __future__ import annotations
 
@@ -25,13 +25,14 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from sgkit.data.batch import collate_scenes
-from sgkit.data.edits import EditPlan, edit_from_pair, plan_edit, plan_pair
+from sgkit.data.edit_pairs import edit_from_pair, plan_pair
+from sgkit.data.edits import EditPlan, plan_edit
 from sgkit.models.scene_gan import SceneGAN
 from sgkit.models.simsg_config import SIMSGConfig
 from sgkit.models.simsg_generator import SIMSGBatch, SIMSGGenerator, sample_keep_flags
 from sgkit.models.trainer import materialize
 
-__all__ = ["SIMSG", "Manipulation", "SupervisedSIMSG"]
+__all__ = ["SIMSG", "Manipulation"]
 
 
 @dataclass
@@ -250,6 +251,34 @@ class SIMSG(SceneGAN):
         return self.manipulate([p["source"] for p in pairs], [edit_from_pair(p) for p in pairs], plans=plans,
                                **kwargs)
 
+    @torch.no_grad()
+    def encode_objects(self, image: Tensor, boxes: Tensor) -> Tensor:
+        """Visual features ``z_I`` ``[K, F]`` of the regions ``boxes`` ``[K, 4]`` of one image
+        ``[3, H, W]`` in ``[0, 1]`` (e.g. query features of an object from another image)."""
+        if image.dim() != 3 or image.size(0) != 3:
+            raise ValueError(f"image must have shape [3, H, W], got {tuple(image.shape)}")
+        b = torch.as_tensor(boxes, dtype=torch.float32).view(-1, 4)
+        S = self.config.image_size
+        img = torch.nn.functional.interpolate(image[None].float(), size=(S, S), mode="area")
+        self.eval()
+        batch = SIMSGBatch(labels=torch.zeros(len(b), dtype=torch.long), edge_index=torch.zeros(2, 0, dtype=torch.long),
+                           edge_labels=torch.zeros(0, dtype=torch.long), batch=torch.zeros(len(b), dtype=torch.long),
+                           num_images=1, boxes=b, source_images=img).to(self._device())
+        return self.generator.object_features(batch)[: len(b)].cpu()
+
+    def evaluate_edits(self, pairs: Sequence[Mapping[str, Any]], *, ssim_window: int | None = 3,
+                       lpips: nn.Module | None = None, **kwargs: Any) -> dict[str, dict[str, float]]:
+        """Per-mode MAE, SSIM, RoI MAE and RoI SSIM (:func:`sgkit.metrics.evaluate_edits`) of
+        :meth:`manipulate_pairs` (``kwargs``) against the pairs' exact targets; the RoI of a pair
+        is :func:`sgkit.metrics.edit_roi_boxes`."""
+        from sgkit.metrics.edits import edit_roi_boxes, evaluate_edits
+
+        out = self.manipulate_pairs(pairs, **kwargs)
+        target = collate_scenes([p["target"] for p in pairs], need_images=True, image_size=self.config.image_size)
+        assert target.images is not None
+        return evaluate_edits(out.image, target.images, [p["mode"] for p in pairs],
+                              [edit_roi_boxes(p) for p in pairs], ssim_window=ssim_window, lpips=lpips)
+
     def reconstruct(
         self,
         scenes: Sequence[HeteroData],
@@ -318,53 +347,3 @@ class SIMSG(SceneGAN):
         unmasked image) kept; graphs need images and boxes."""
         return self.reconstruct(graphs, generative=True, seed=seed, batch_size=batch_size)["image"]
 
-
-class SupervisedSIMSG(SIMSG):
-    """The fully supervised baseline (thesis Table 12.1): source image + target graph with target
-    boxes -> target image, trained on edit pairs with the configured losses and no masking; the
-    graph encoder gets the boxes, no ``z_I`` (``config.supervised`` is set)."""
-
-    def __init__(self, config: SIMSGConfig, vocab: Any = None, *, seed: int | None = None) -> None:
-        if isinstance(config, SIMSGConfig) and not config.supervised:
-            config = SIMSGConfig.from_dict({**config.to_dict(), "supervised": True})
-        super().__init__(config, vocab, seed=seed)
-
-    @staticmethod
-    def pair_graphs(pairs: Sequence[Mapping[str, Any]]) -> list[HeteroData]:
-        """Training items: each pair's target graph carrying ``source_image``."""
-        out = []
-        for i, p in enumerate(pairs):
-            if "image" not in p["source"]:
-                raise ValueError(f"pairs[{i}]['source'] has no image")
-            g = p["target"].clone()
-            g.source_image = p["source"].image
-            out.append(g)
-        return out
-
-    def collate(self, graphs: Sequence[HeteroData]) -> SIMSGBatch:
-        """(source image, target graph) batch: everything visible, boxes kept, no ``z_I``."""
-        S = self.config.image_size
-        b = collate_scenes(graphs, need_boxes=True, image_size=S)
-        for i, g in enumerate(graphs):
-            if "source_image" not in g:
-                raise ValueError(f"graphs[{i}] has no source_image (build items with pair_graphs)")
-        src = torch.nn.functional.interpolate(torch.stack([g.source_image.float() for g in graphs]), size=(S, S),
-                                              mode="area")
-        ones = torch.ones(b.num_objects, dtype=torch.bool)
-        return SIMSGBatch(**vars(b), source_images=src, keep_box=ones, keep_feature=~ones, keep_image=ones,
-                          grey=torch.zeros_like(ones))
-
-    def fit_pairs(self, pairs: Sequence[Mapping[str, Any]], **kwargs: Any) -> "SupervisedSIMSG":
-        """:meth:`fit` on edit pairs (``{"source", "target", ...}`` dicts)."""
-        self.fit(self.pair_graphs(pairs), **kwargs)
-        return self
-
-    def predict_pairs(self, pairs: Sequence[Mapping[str, Any]], *, seed: int = 0, batch_size: int = 64) -> Tensor:
-        """Target images predicted from each pair's source image and target graph."""
-        graphs = self.pair_graphs(pairs)
-        self._check_ids(graphs, name="pairs")
-        images = []
-        for start in range(0, len(graphs), batch_size):
-            batch = self.collate(graphs[start:start + batch_size])
-            images.append(self._run(batch, seed + start, batch.boxes)["image"].cpu())
-        return torch.cat(images)

@@ -346,3 +346,18 @@ def test_feature_fill_and_box_loss_options(world):
     assert torch.allclose(terms["box"], expect)
     with pytest.raises(ValueError, match="box_loss must be one of"):
         _cfg(box_loss="huber")
+
+
+def test_encode_objects_and_evaluate_edits(model, world):
+    pair = world.edit_pairs("removal", 1, seed=8)[0]
+    src = pair["source"]
+    z = model.encode_objects(src.image, src["object"].box)
+    b = collate_scenes([src], need_boxes=True, need_images=True)
+    ref = model.generator.object_features(SIMSGBatch(**vars(b), source_images=b.images))[: b.num_objects]
+    assert z.shape == (b.num_objects, model.config.feature_dim) and torch.allclose(z, ref, atol=1e-5)
+    pairs = world.edit_pairs("removal", 3, seed=8) + world.edit_pairs("replacement", 2, seed=8)
+    res = model.evaluate_edits(pairs, seed=1)
+    out = model.manipulate_pairs(pairs, seed=1)
+    tgt = torch.stack([p["target"].image for p in pairs])
+    ref = evaluate_edits(out.image, tgt, [p["mode"] for p in pairs], [edit_roi_boxes(p) for p in pairs])
+    assert res == ref and set(res) == {"removal", "replacement", "all"}
