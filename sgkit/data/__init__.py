@@ -12,6 +12,8 @@ from .convert import (
     to_xf,
 )
 from .corrupt import corrupt
+from .edits import EDIT_MODES, EditPlan, add_node, change_predicate, plan_edit, remove_node, replace_node
+from .edit_pairs import edit_from_pair, plan_pair
 from ._checks import as_graph_list
 from .io import load_sg2im_json, load_sg2im_json_files, load_vg_sgg_h5, save_sg2im_json
 from .orderings import (
@@ -36,6 +38,15 @@ from .sequence import (
 from .vocab import UnknownNameError, Vocabulary
 
 __all__ = [
+    "EDIT_MODES",
+    "EditPlan",
+    "add_node",
+    "change_predicate",
+    "edit_from_pair",
+    "plan_edit",
+    "plan_pair",
+    "remove_node",
+    "replace_node",
     "SceneBatch",
     "check_scenes",
     "collate_scenes",

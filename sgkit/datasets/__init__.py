@@ -20,6 +20,7 @@ from .shapes import (
     scene_edges,
     shape_masks,
     shapes_vocabulary,
+    coarsen_labels,
 )
 from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
 
@@ -44,6 +45,7 @@ __all__ = [
     "scene_edges",
     "shape_masks",
     "shapes_vocabulary",
+    "coarsen_labels",
     "VG150_DICTS",
     "vg150_frequencies",
     "vg150_vocabulary",

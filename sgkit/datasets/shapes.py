@@ -100,6 +100,7 @@ __all__ = [
     "ATTRIBUTE_NAMES",
     "ShapesWorld",
     "shapes_vocabulary",
+    "coarsen_labels",
     "category_id",
     "decompose_category",
     "box_predicates",
@@ -164,12 +165,25 @@ def decompose_category(label: int | np.ndarray | Tensor) -> tuple[Any, Any, Any]
     return shape, colour, size
 
 
-def shapes_vocabulary() -> Vocabulary:
+def coarsen_labels(labels: np.ndarray | Tensor) -> Any:
+    """Category ids without the colour: ``size * 3 + shape`` (9 classes ``"<size> <shape>"``),
+    element-wise on arrays and tensors (a tensor gives a long tensor)."""
+    shape, _, size = decompose_category(labels)
+    out = size * 3 + shape
+    return torch.as_tensor(out, dtype=torch.long) if isinstance(labels, Tensor) else out
+
+
+def shapes_vocabulary(hide_colour: bool = False) -> Vocabulary:
     """The ShapesWorld vocabulary: 36 categories ``"<size> <colour> <shape>"``, 6 predicates.
 
     ``object_ranks`` is the size index (large 0, medium 1, small 2); attributes are the colour,
-    shape and size words.
+    shape and size words. With ``hide_colour`` the 9 categories ``"<size> <shape>"`` of
+    :func:`coarsen_labels`.
     """
+    if hide_colour:
+        names = [f"{size} {shape}" for size in SIZES for shape in SHAPES]
+        ranks = [s for s in range(len(SIZES)) for _ in range(len(SHAPES))]
+        return Vocabulary(names, list(PREDICATES), list(COLOURS + SHAPES + SIZES), object_ranks=ranks)
     names = [f"{size} {colour} {shape}" for size in SIZES for shape in SHAPES for colour in COLOURS]
     ranks = [s for s in range(len(SIZES)) for _ in range(len(SHAPES) * len(COLOURS))]
     return Vocabulary(names, list(PREDICATES), list(COLOURS + SHAPES + SIZES), object_ranks=ranks)
@@ -746,6 +760,9 @@ class ShapesWorld(torch.utils.data.Dataset):
         mask_size: side of the box-relative masks.
         seed: random seed.
         progress: show tqdm progress bars.
+        hide_colour: graph labels without the colour (:func:`coarsen_labels`, 9 categories), so
+            an object's colour can only be read from the pixels (as in CLEVR, whose labels omit
+            size and material); images, edits and statistics are unchanged.
 
     Example:
         >>> ds = ShapesWorld(8, seed=0, progress=False)
@@ -775,6 +792,7 @@ class ShapesWorld(torch.utils.data.Dataset):
         mask_size: int = 16,
         seed: int = 0,
         progress: bool = True,
+        hide_colour: bool = False,
     ) -> None:
         if not isinstance(num_scenes, (int, np.integer)) or num_scenes < 0:
             raise ValueError(f"num_scenes: expected a non-negative int, got {num_scenes!r}")
@@ -787,7 +805,8 @@ class ShapesWorld(torch.utils.data.Dataset):
         self.mask_size = int(mask_size)
         self.seed = seed
         self.progress = progress
-        self.vocab = shapes_vocabulary()
+        self.hide_colour = bool(hide_colour)
+        self.vocab = shapes_vocabulary(self.hide_colour)
         rng = np.random.default_rng(seed)
         self._scenes = [_sample_scene(rng) for _ in tqdm(range(self.num_scenes), disable=not progress, desc="scenes")]
         self._triplets = [scene_edges(s.box) for s in self._scenes]
@@ -828,8 +847,9 @@ class ShapesWorld(torch.utils.data.Dataset):
         attributes: dict[str, int] | None = None,
     ) -> HeteroData:
         edge_index, edge_label = triplets_to_tensors(triplets)
+        labels = coarsen_labels(scene.labels) if self.hide_colour else scene.labels
         data = build_graph(
-            torch.from_numpy(scene.labels),
+            torch.from_numpy(labels),
             edge_index,
             edge_label,
             box=torch.from_numpy(scene.norm_boxes).float(),
@@ -950,7 +970,7 @@ class ShapesWorld(torch.utils.data.Dataset):
             "objects_per_scene": dict(sorted(Counter(n_obj).items())),
             "edges_per_scene": dict(sorted(Counter(n_edge).items())),
             "predicates": {name: preds.get(k, 0) for k, name in enumerate(PREDICATES)},
-            "categories": {self.vocab.decode_object(k): int(cats[k]) for k in range(36)},
+            "categories": {shapes_vocabulary().decode_object(k): int(cats[k]) for k in range(36)},
             "shapes": {name: int(cats[shape == k].sum()) for k, name in enumerate(SHAPES)},
             "colours": {name: int(cats[colour == k].sum()) for k, name in enumerate(COLOURS)},
             "sizes": {name: int(cats[size == k].sum()) for k, name in enumerate(SIZES)},

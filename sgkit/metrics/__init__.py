@@ -101,3 +101,8 @@ __all__ += [
     "precision_recall",
     "ssim",
 ]
+
+# image-manipulation metrics (SIMSG evaluation protocol)
+from .edits import edit_roi_boxes, evaluate_edits, gaussian_ssim, quantize  # noqa: E402
+
+__all__ += ["edit_roi_boxes", "evaluate_edits", "gaussian_ssim", "quantize"]

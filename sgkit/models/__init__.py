@@ -1,6 +1,6 @@
 """Trainable scene-graph systems with ``fit`` / ``sample`` / ``generate`` / ``save`` / ``load``.
 
-Rooms: the models (:class:`SceneGraphGen`, :class:`GraphRNN`, :class:`SG2Im`), the GAN base of
+Rooms: the models (:class:`SceneGraphGen`, :class:`GraphRNN`, :class:`SG2Im`, :class:`SIMSG`), the GAN base of
 the image models (:mod:`~sgkit.models.scene_gan`), the staged generator
 (:mod:`~sgkit.models.sg2im_generator`), losses (:mod:`~sgkit.models.losses`), the training loop
 (:mod:`~sgkit.models.trainer`, :mod:`~sgkit.models.distributed`), checkpoints
@@ -16,6 +16,10 @@ from .scenegraphgen import SceneGraphGen
 from .sg2im import SG2Im
 from .sg2im_config import PRESETS, SG2ImConfig
 from .sg2im_generator import SG2ImGenerator
+from .simsg import SIMSG, Manipulation
+from .simsg_config import SIMSG_PRESETS, SIMSG_WEIGHTS, SIMSGConfig
+from .simsg_generator import SIMSGBatch, SIMSGGenerator, sample_keep_flags
+from .supervised_simsg import SupervisedSIMSG
 from .trainer import Trainer
 
 __all__ = [
@@ -26,6 +30,15 @@ __all__ = [
     "SG2Im",
     "SG2ImConfig",
     "SG2ImGenerator",
+    "SIMSG",
+    "SIMSGBatch",
+    "SIMSGConfig",
+    "SIMSGGenerator",
+    "SIMSG_PRESETS",
+    "SIMSG_WEIGHTS",
+    "Manipulation",
+    "SupervisedSIMSG",
+    "sample_keep_flags",
     "SceneGAN",
     "SceneGraphGen",
     "Trainer",

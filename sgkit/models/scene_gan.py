@@ -142,12 +142,13 @@ class SceneGAN(nn.Module):
                     real_out = self.img_discriminator(real, return_features=True)
                 terms["feature_matching"] = c.feature_matching_weight * feature_matching_loss(fake_out, real_out)
         if (c.gan_object_weight > 0 or c.aux_weight > 0) and has_objects:
-            score, logits = self.obj_discriminator(fake, batch.boxes, batch.batch)
+            boxes, index, labels = self.object_targets(batch)
+            score, logits = self.obj_discriminator(fake, boxes, index)
             if c.gan_object_weight > 0:
                 terms["gan_object"] = c.gan_object_weight * gan_loss(score, True, c.gan_mode,
                                                                      for_discriminator=False)
             if c.aux_weight > 0:
-                terms["aux"] = c.aux_weight * F.cross_entropy(logits, batch.labels)
+                terms["aux"] = c.aux_weight * F.cross_entropy(logits, labels)
         if c.perceptual_weight > 0 and self.perceptual_enabled:
             p = self.perceptual
             assert p is not None
@@ -155,6 +156,12 @@ class SceneGAN(nn.Module):
             terms["perceptual"] = c.perceptual_weight * p(fake, real)
         terms["total"] = torch.stack(list(terms.values())).sum() if terms else fake.sum() * 0
         return terms
+
+    def object_targets(self, batch: SceneBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """The objects the object discriminator scores: ``(boxes [K, 4], image index [K],
+        labels [K])``; all objects of the batch (a subclass may select some)."""
+        assert batch.boxes is not None
+        return batch.boxes, batch.batch, batch.labels
 
     def discriminator_losses(self, batch: SceneBatch, fake: Tensor) -> dict[str, Tensor]:
         """Discriminator loss terms (unweighted, as in SG2Im) on real vs detached fake images."""
@@ -167,10 +174,11 @@ class SceneGAN(nn.Module):
             terms["d_img"] = (multiscale_gan_loss(self.img_discriminator(real), True, c.gan_mode)
                               + multiscale_gan_loss(self.img_discriminator(fake), False, c.gan_mode))
         if (c.gan_object_weight > 0 or c.aux_weight > 0) and batch.labels.numel() > 0:
-            s_real, l_real = self.obj_discriminator(real, batch.boxes, batch.batch)
-            s_fake, l_fake = self.obj_discriminator(fake, batch.boxes, batch.batch)
+            boxes, index, labels = self.object_targets(batch)
+            s_real, l_real = self.obj_discriminator(real, boxes, index)
+            s_fake, l_fake = self.obj_discriminator(fake, boxes, index)
             terms["d_obj"] = gan_loss(s_real, True, c.gan_mode) + gan_loss(s_fake, False, c.gan_mode)
-            terms["d_aux"] = F.cross_entropy(l_real, batch.labels) + F.cross_entropy(l_fake, batch.labels)
+            terms["d_aux"] = F.cross_entropy(l_real, labels) + F.cross_entropy(l_fake, labels)
         return terms
 
     def train_step(self, batch: SceneBatch) -> dict[str, float]:

@@ -89,14 +89,25 @@ class SG2ImGenerator(nn.Module):
         self.pred_embedding = nn.Embedding(c.num_predicates + extra, c.embedding_dim)
         if c.graph_encoder == "triple_gcn":
             self.gcn: nn.Module = TripleGCN(
-                c.embedding_dim, c.embedding_dim, c.gconv_dim, num_layers=c.gconv_layers,
+                self.node_input_channels, c.embedding_dim, c.gconv_dim, num_layers=c.gconv_layers,
                 mlp_channels=c.gconv_hidden_dim,
             )
         else:
-            self.gcn = DSGN(c.embedding_dim, c.gconv_dim, edge_channels=c.embedding_dim)
+            self.gcn = DSGN(self.node_input_channels, c.gconv_dim, edge_channels=c.embedding_dim)
         self.box_head = _mlp([c.gconv_dim, c.head_hidden_dim, 4])
         self.mask_head = _MaskHead(c.gconv_dim, c.mask_size) if c.mask_size > 0 else None
         self.decoder = self._make_decoder(self.layout_channels)
+
+    @property
+    def node_input_channels(self) -> int:
+        """Width of the node vectors entering the graph encoder (:meth:`embed_objects`)."""
+        return self.config.embedding_dim
+
+    def embed_objects(self, labels: Tensor, batch: SceneBatch) -> Tensor:
+        """Node vectors ``[O (+ B), node_input_channels]`` entering the graph encoder: the
+        category embeddings (``labels`` ends with the ``__image__`` nodes when the config adds
+        them). Subclasses append per-node inputs (boxes, visual features) here."""
+        return self.obj_embedding(labels)
 
     @property
     def layout_channels(self) -> int:
@@ -142,7 +153,7 @@ class SG2ImGenerator(nn.Module):
             edge_index = torch.cat([edge_index, in_image], dim=1)
             edge_labels = torch.cat([edge_labels, torch.full((n,), c.num_predicates, device=dev,
                                                              dtype=torch.long)])
-        x = self.obj_embedding(labels)
+        x = self.embed_objects(labels, batch)
         r = self.pred_embedding(edge_labels)
         out = self.gcn(x, edge_index, r)
         x = out[0] if isinstance(out, tuple) else out

@@ -478,3 +478,18 @@ def test_names_round_trip_with_the_data_set_vocabulary(world: ShapesWorld) -> No
     assert all(isinstance(c, str) for c in labels) and all(p in world.PREDICATES for _, p, _ in trips)
     again = from_triplets(labels, trips, vocab=world.vocab)
     assert torch.equal(again[NODE].label, g[NODE].label) and torch.equal(again[EDGE].edge_index, g[EDGE].edge_index)
+
+
+def test_hide_colour_coarsens_labels_only():
+    from sgkit.datasets.shapes import coarsen_labels
+
+    full = ShapesWorld(6, image_size=32, seed=3, progress=False)
+    coarse = ShapesWorld(6, image_size=32, seed=3, progress=False, hide_colour=True)
+    assert coarse.vocab.num_objects == 9 and coarse.vocab.decode_object(4) == "medium circle"
+    for a, b in zip(full, coarse):
+        shape, _, size = decompose_category(a["object"].label)
+        assert torch.equal(b["object"].label, torch.as_tensor(size * 3 + shape))
+        assert torch.equal(b["object"].label, coarsen_labels(a["object"].label))
+        assert torch.equal(a.image, b.image) and torch.equal(a["object"].box, b["object"].box)
+    pair = coarse.edit_pairs("replacement", 1)[0]
+    assert int(pair["target"]["object"].label.max()) < 9
