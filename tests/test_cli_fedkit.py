@@ -73,7 +73,7 @@ def test_simulate_writes_results_equal_to_the_library(tmp_path, capsys) -> None:
         ({"data": {"name": "cifar"}}, "config: data.name: expected one of ['digits', 'mnist5k'], got 'cifar'"),
         ({"model": {"arch": "resnet"}}, "config: model.arch: expected 'mlp' or 'lenet', got 'resnet'"),
         ({"strategies": [{"name": "IDA", "gamma": 1}]}, "config: strategies[0]:"),
-        ({"simulator": {"lr": -1}}, "lr must be positive"),
+        ({"simulator": {"lr": -1}}, "lr must be a finite number > 0, got -1"),
         ({"strategies": [{"name": "FedAvg"}, {"name": "FedAvg"}]}, "give one a 'label'"),
     ],
 )

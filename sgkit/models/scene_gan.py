@@ -10,6 +10,7 @@ it may override :meth:`SceneGAN.collate` (to build a richer batch) and
 """
 from __future__ import annotations
 
+import abc
 import os
 import warnings
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
@@ -36,7 +37,7 @@ from sgkit.nn.discriminators import MultiscaleDiscriminator, ObjectDiscriminator
 __all__ = ["SceneGAN"]
 
 
-class SceneGAN(nn.Module):
+class SceneGAN(nn.Module, metaclass=abc.ABCMeta):
     """Base class of the scene-graph-to-image GANs.
 
     Args:
@@ -77,8 +78,9 @@ class SceneGAN(nn.Module):
         self._rng = torch.Generator().manual_seed(0)
         self.history: list[dict[str, float]] = []
 
+    @abc.abstractmethod
     def _build_generator(self) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__} must define _build_generator()")
+        """Create the generator (called once from ``__init__`` under the initialisation seed)."""
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -300,8 +302,9 @@ class SceneGAN(nn.Module):
             rows = [real, fake]
         return save_image_grid(torch.cat(rows), path, nrow=len(graphs))
 
+    @abc.abstractmethod
     def generate(self, graphs: Sequence[HeteroData], **kwargs: Any) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must define generate()")
+        """Images ``[B, 3, S, S]`` in ``[0, 1]`` generated from ``graphs`` (eval mode)."""
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_extra(self) -> dict[str, Any]:
