@@ -21,6 +21,7 @@ from .shapes import (
     shape_masks,
     shapes_vocabulary,
 )
+from .shapes_tasks import BACKGROUNDS, GAINS, ShapesStyleTasks, TaskStyle, apply_style, shapes_style_tasks
 from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
 
 __all__ = [
@@ -44,6 +45,12 @@ __all__ = [
     "scene_edges",
     "shape_masks",
     "shapes_vocabulary",
+    "BACKGROUNDS",
+    "GAINS",
+    "ShapesStyleTasks",
+    "TaskStyle",
+    "apply_style",
+    "shapes_style_tasks",
     "VG150_DICTS",
     "vg150_frequencies",
     "vg150_vocabulary",
