@@ -87,7 +87,8 @@ def graph_features(graphs: Sequence[HeteroData], num_objects: int, num_predicate
 
 def image_features(images: Tensor, grid: int = 4) -> np.ndarray:
     """A fixed embedding of images ``[N, 3, H, W]``: per-channel mean and standard deviation and
-    the mean colour of each cell of a ``grid x grid`` partition, ``[N, 6 + 3 grid^2]``."""
+    the mean colour of each cell of a ``grid x grid`` partition (channel-major),
+    ``[N, 6 + 3 grid^2]``."""
     if not torch.is_tensor(images) or images.dim() != 4 or images.size(1) != 3:
         shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
         raise ValueError(f"images must be a [N, 3, H, W] tensor, got {shape}")
