@@ -12,7 +12,7 @@ images:
 * ``kid`` / ``fid``: from the features of a given ``feature_extractor`` (KID x10^3 as in the
   thesis tables);
 * ``prd_f8`` / ``prd_f1_8``: PRD recall / precision summaries of :func:`sgkit.metrics.prd` when
-  the installed sgkit provides it (omitted otherwise).
+  the installed sgkit provides it and each set has at least 20 images (omitted otherwise).
 
 All methods see the same support sets and seeds (paired comparison). ``eval_steps`` adds the MAE
 after that many fine-tuning steps (0 = before fine-tuning) to ``mae_curve``.
@@ -32,6 +32,9 @@ from sgkit.models.sg2im import SG2Im
 from sgkit.models.trainer import materialize
 
 __all__ = ["FewShotResult", "few_shot_benchmark"]
+
+#: PRD clusters the union into 20 clusters: fewer images per set than this skip it.
+_PRD_MIN_IMAGES = 20
 
 
 @dataclass
@@ -70,7 +73,7 @@ def _distribution_metrics(real: Tensor, fake: Tensor, extractor: Callable[[Tenso
     kid, kid_std = kid_from_features(rf, ff, subset_size=kid_subset_size, seed=seed)
     out = {"kid": 1e3 * kid, "kid_std": 1e3 * kid_std, "fid": fid_from_features(rf, ff)}
     prd = _prd_function()
-    if prd is not None:
+    if prd is not None and min(len(rf), len(ff)) >= _PRD_MIN_IMAGES:
         res = prd(rf, ff, seed=seed)
         out["prd_f8"], out["prd_f1_8"] = float(res.f_8), float(res.f_1_8)
     return out
@@ -134,8 +137,7 @@ def few_shot_benchmark(
     size = next(iter(models.values())).config.image_size
     real = {t: collate_scenes(q, image_size=size).images for t, (_, q) in tasks.items()}
     real_all = torch.cat([r for r in real.values()])  # type: ignore[misc]
-    result = FewShotResult(real={t: r[:keep_images] for t, r in real.items()},  # type: ignore[index]
-                           prd_available=feature_extractor is not None and _prd_function() is not None)
+    result = FewShotResult(real={t: r[:keep_images] for t, r in real.items()})  # type: ignore[index]
     bar = tqdm(total=len(models) * len(shots) * repeats * len(tasks), desc="few-shot", disable=not progress)
 
     def query_mae(model: SG2Im, task: str, gen_seed: int) -> Tensor:
@@ -187,4 +189,5 @@ def few_shot_benchmark(
             per_method[str(k)] = summary
         result.metrics[method] = per_method
     bar.close()
+    result.prd_available = any("prd_f8" in m for per in result.metrics.values() for m in per.values())
     return result
