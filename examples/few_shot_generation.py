@@ -55,7 +55,7 @@ from sgkit.models.few_shot_benchmark import few_shot_benchmark
 
 #: Budgets: ``full`` (about 10-15 min on 2 cores), ``quick`` (about 2 min), ``tiny`` (tests).
 BUDGETS: dict[str, dict] = {
-    "full": dict(seeds=3, scenes_per_task=32, num_test_tasks=6, pool_size=40, query_size=24, updates=480,
+    "full": dict(seeds=3, scenes_per_task=32, num_test_tasks=4, pool_size=40, query_size=32, updates=600,
                  inner_steps=10, reptile_tasks=4, batch_size=8, finetune_steps=40, eval_steps=(0, 10, 20),
                  shots=(5, 10, 40), repeats=1, classifier_steps=300),
     "quick": dict(seeds=1, scenes_per_task=16, num_test_tasks=4, pool_size=40, query_size=16, updates=160,
@@ -71,7 +71,8 @@ LABELS = {"transfer": "transfer (pooled SG2Im)", "migs_published": "MIGS publish
 
 
 class FeatureCNN(nn.Module):
-    """A small CNN whose pooled penultimate layer is the feature space of KID / FID / PRD."""
+    """A small CNN whose pooled penultimate layer, standardised with the mean and standard
+    deviation of the training images' features, is the feature space of KID / FID / PRD."""
 
     def __init__(self, num_objects: int, num_backgrounds: int, num_gains: int) -> None:
         super().__init__()
@@ -80,11 +81,21 @@ class FeatureCNN(nn.Module):
             nn.Conv2d(32, 32, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.heads = nn.ModuleList([nn.Linear(32, num_objects), nn.Linear(32, num_backgrounds),
                                     nn.Linear(32, num_gains)])
+        self.register_buffer("mean", torch.zeros(32))
+        self.register_buffer("std", torch.ones(32))
+
+    @torch.no_grad()
+    def standardise_on(self, images: torch.Tensor) -> None:
+        """Set the feature mean and standard deviation (floored at 1e-3) from ``images``."""
+        self.eval()
+        f = torch.cat([self.body(x) for x in images.split(256)])
+        self.mean.copy_(f.mean(0))
+        self.std.copy_(f.std(0).clamp(min=1e-3))
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         self.eval()
-        return self.body(images)
+        return (self.body(images) - self.mean) / self.std
 
 
 def train_feature_cnn(train: dict, steps: int, seed: int) -> FeatureCNN:
@@ -110,6 +121,7 @@ def train_feature_cnn(train: dict, steps: int, seed: int) -> FeatureCNN:
             opt.zero_grad()
             loss.backward()
             opt.step()
+    model.standardise_on(images)
     return model
 
 

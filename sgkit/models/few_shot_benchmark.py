@@ -19,8 +19,9 @@ after that many fine-tuning steps (0 = before fine-tuning) to ``mae_curve``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -58,7 +59,7 @@ class FewShotResult:
 
 
 def _prd_function() -> Callable[..., Any] | None:
-    import sgkit.metrics as metrics
+    from sgkit import metrics
 
     fn = getattr(metrics, "prd", None)
     return fn if callable(fn) else None
@@ -158,7 +159,8 @@ def few_shot_benchmark(
                     if r == 0 and 0 in eval_steps:
                         curve.setdefault(0, []).append(query_mae(model, task, run_seed))
 
-                    def evaluate(step: int, adapted: SG2Im, task: str = task, s: int = run_seed) -> None:
+                    def evaluate(step: int, adapted: SG2Im, task: str = task, s: int = run_seed,
+                                 curve: dict = curve) -> None:
                         if step in curve:
                             curve[step].append(query_mae(adapted, task, s))
 

@@ -1,7 +1,7 @@
 r"""MIGS: meta-learning a scene-graph-to-image generator over tasks with Reptile.
 
-Tsutsui-style few-shot generation from scene graphs (thesis ch. 11; Dhamo et al., "MIGS:
-Meta Image Generation from Scene Graphs", BMVC 2021): the base model is :class:`SG2Im`
+Few-shot image generation from scene graphs (thesis ch. 11; "MIGS: Meta Image Generation from
+Scene Graphs", BMVC 2021): the base model is :class:`SG2Im`
 unchanged; its three networks (generator, image discriminator, object discriminator) are
 meta-trained with Reptile (Nichol et al. 2018), each network separately. One outer step:
 
@@ -42,7 +42,8 @@ compare methods at equal numbers of generator updates, not of outer steps.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -131,7 +132,7 @@ class MIGS(SG2Im):
 
     @classmethod
     def variant(cls, name: str, config: SG2ImConfig, vocab: Any = None, *, seed: int | None = None,
-                **overrides: Any) -> "MIGS":
+                **overrides: Any) -> MIGS:
         """A MIGS in a named configuration of :data:`MIGS_VARIANTS` (``"published"`` /
         ``"reference"`` or ``"reptile"``), with optional overrides of its settings."""
         key = _ALIASES.get(name, name)
@@ -177,7 +178,7 @@ class MIGS(SG2Im):
             cfg = dataclasses.replace(self.config, lr=self.inner_lr)
             inner = SG2Im(cfg, seed=0).to(self._device())  # seed: leave the global RNG alone
             self._inner_models.append(inner)
-        return self._inner_models[0]
+        return self._inner_models[0].to(self._device())
 
     # ------------------------------------------------------------------ Reptile
     def inner_adapt(self, scenes: Sequence[HeteroData], seed: int) -> dict[str, dict[str, Tensor]]:
@@ -245,7 +246,7 @@ class MIGS(SG2Im):
         progress: bool = True,
         time_budget: float | None = None,
         callback: Callable[[int, dict[str, float]], None] | None = None,
-    ) -> "MIGS":
+    ) -> MIGS:
         """Meta-train on training tasks for ``outer_steps`` outer steps.
 
         Args:

@@ -37,7 +37,7 @@ def test_main_runs_on_a_tiny_budget(tmp_path):
     results = main(["--out", str(tmp_path), "--budget", "tiny", "--no-progress"])
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["criteria"] == results["criteria"]
-    for name, crit in saved["criteria"].items():
+    for crit in saved["criteria"].values():
         assert set(crit) == {"value", "threshold", "holds", "seeds"}
         assert crit["holds"] == (crit["value"] >= crit["threshold"])
     assert set(saved["generator_updates"].values()) == {8}

@@ -16,14 +16,11 @@ from sgkit.models.few_shot import (
 from sgkit.models.few_shot_benchmark import few_shot_benchmark
 
 
-def tiny_config(**kw) -> SG2ImConfig:
-    base = dict(
-        decoder="crn", image_size=16, embedding_dim=8, gconv_dim=8, gconv_hidden_dim=16,
-        gconv_layers=1, head_hidden_dim=8, mask_size=8, layout_noise_dim=0,
-        decoder_dims=(8, 8), d_img_dims=(8, 8), d_obj_dims=(8, 8), crop_size=8, mask_weight=1.0, lr=2e-3,
-    )
-    base.update(kw)
-    return SG2ImConfig(num_objects=36, num_predicates=6, **base)
+def tiny_config() -> SG2ImConfig:
+    """A tiny CRN SG2Im without layout noise (generation does not depend on the seed)."""
+    sizes = dict(embedding_dim=8, gconv_dim=8, gconv_hidden_dim=16, gconv_layers=1, head_hidden_dim=8)
+    return SG2ImConfig.preset("crn-small", 36, 6, image_size=16, mask_size=8, layout_noise_dim=0,
+                              decoder_dims=(8, 8), d_img_dims=(8, 8), d_obj_dims=(8, 8), crop_size=8, **sizes)
 
 
 @pytest.fixture(scope="module")
