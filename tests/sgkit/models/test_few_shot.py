@@ -124,3 +124,29 @@ def test_benchmark_mae_matches_an_independent_computation(world):
     assert res2.metrics["plain"]["4"]["mae"] != pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="shots must be ints in \\[1, 4\\]"):
         few_shot_benchmark({"plain": model}, tasks, shots=(5,), progress=False)
+
+
+def test_benchmark_uses_sgkit_metrics_prd_when_present(world, monkeypatch):
+    import collections
+
+    import sgkit.metrics
+
+    calls = []
+    result_type = collections.namedtuple("PRD", "f_8 f_1_8")
+
+    def fake_prd(real, fake, *, seed=0):
+        calls.append((tuple(real.shape), tuple(fake.shape), seed))
+        return result_type(0.25, 0.75)
+
+    monkeypatch.setattr(sgkit.metrics, "prd", fake_prd, raising=False)
+    scenes = [world[i] for i in range(len(world))]
+    extractor = lambda x: torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1)  # noqa: E731
+    model = SG2Im(tiny_config(), seed=0)
+    res = few_shot_benchmark({"plain": model}, {"x": (scenes[:2], scenes[2:])}, shots=(1,), steps=0,
+                             feature_extractor=extractor, kid_subset_size=10, seed=3, progress=False)
+    assert calls == [((22, 12), (22, 12), 3)]
+    assert res.metrics["plain"]["1"]["prd_f8"] == 0.25 and res.metrics["plain"]["1"]["prd_f1_8"] == 0.75
+    assert res.prd_available
+    small = few_shot_benchmark({"plain": model}, {"x": (scenes[:2], scenes[2:12])}, shots=(1,), steps=0,
+                               feature_extractor=extractor, kid_subset_size=10, progress=False)
+    assert "prd_f8" not in small.metrics["plain"]["1"] and not small.prd_available  # fewer than 20 images
