@@ -22,6 +22,7 @@ from .shapes import (
     shapes_vocabulary,
     coarsen_labels,
 )
+from .shapes_tasks import BACKGROUNDS, GAINS, ShapesStyleTasks, TaskStyle, apply_style, shapes_style_tasks
 from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
 
 __all__ = [
@@ -46,6 +47,12 @@ __all__ = [
     "shape_masks",
     "shapes_vocabulary",
     "coarsen_labels",
+    "BACKGROUNDS",
+    "GAINS",
+    "ShapesStyleTasks",
+    "TaskStyle",
+    "apply_style",
+    "shapes_style_tasks",
     "VG150_DICTS",
     "vg150_frequencies",
     "vg150_vocabulary",

@@ -11,6 +11,7 @@ from .autoregressive import AutoregressiveSceneGraphModel
 from .anomaly import anomaly_auroc, nll_auroc, nll_size_statistics, standardize_nll
 from .checkpoint import NonFiniteError, load_checkpoint, save_checkpoint
 from .graphrnn import GraphRNN
+from .migs import MIGS, MIGS_VARIANTS
 from .scene_gan import SceneGAN
 from .scenegraphgen import SceneGraphGen
 from .sg2im import SG2Im
@@ -26,6 +27,8 @@ __all__ = [
     "PRESETS",
     "AutoregressiveSceneGraphModel",
     "GraphRNN",
+    "MIGS",
+    "MIGS_VARIANTS",
     "NonFiniteError",
     "SG2Im",
     "SG2ImConfig",
