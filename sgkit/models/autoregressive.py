@@ -42,6 +42,7 @@ from sgkit.data.sequence import (
     encode_xf,
 )
 from sgkit.data.vocab import Vocabulary
+from sgkit.models.autoregressive_gru import PackedLayout, packed_gru
 from sgkit.models.autoregressive_sampling import AutoregressiveSampling
 from sgkit.models.autoregressive_training import AutoregressiveLikelihood, check_positive
 from sgkit.models.checkpoint import load_checkpoint, save_checkpoint
@@ -67,15 +68,13 @@ class InputGRU(nn.Module):
 
     def forward(self, x: Tensor, h: Tensor | None, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Run on ``x`` ``[B, T, in]``; with ``lengths`` only the first ``lengths[b]`` steps are
-        computed (packed sequence) and the outputs beyond them are zero."""
-        x = self.inp(x)
+        computed (:func:`~sgkit.models.autoregressive_gru.packed_gru`), the outputs beyond them
+        are zero and the state is the one after each sequence's last step."""
         if lengths is None:
-            return self.gru(x, h)
-        total = x.size(1)
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, h = self.gru(packed, h)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=total)
-        return out, h
+            return self.gru(self.inp(x), h)
+        layout = PackedLayout.from_lengths(lengths, x.size(1))
+        out, h = packed_gru(self.gru, self.inp(layout.pack(x)), h, layout)
+        return layout.unpack(out, x.size(0)), h
 
 
 class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSampling, nn.Module, metaclass=abc.ABCMeta):
