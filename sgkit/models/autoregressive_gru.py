@@ -28,12 +28,14 @@ class PackedLayout:
     Attributes:
         flat: long ``[N]``; packed position ``k`` holds padded element ``flat[k]`` of the
             ``[B * T]`` flattened batch (``N = lengths.sum()``).
+        rows: long ``[N]``; the sequence ``b`` of each packed position.
         order: long ``[B]``; the sequences by decreasing length (stable).
         batch_sizes: number of sequences still running at each step ``t`` (non-increasing).
         num_steps: ``T``.
     """
 
     flat: Tensor
+    rows: Tensor
     order: Tensor
     batch_sizes: list[int]
     num_steps: int
@@ -48,7 +50,8 @@ class PackedLayout:
         running = torch.arange(num_steps, device=lengths.device)[:, None] < lengths[order][None, :]
         t_idx, k_idx = running.nonzero(as_tuple=True)  # row-major: time-major, sorted rows
         batch_sizes = [b for b in running.sum(1).tolist() if b > 0]
-        return cls(order[k_idx] * num_steps + t_idx, order, batch_sizes, num_steps)
+        rows = order[k_idx]
+        return cls(rows * num_steps + t_idx, rows, order, batch_sizes, num_steps)
 
     def pack(self, x: Tensor) -> Tensor:
         """``[B, T, ...]`` padded -> ``[N, ...]`` packed."""
@@ -91,12 +94,13 @@ def packed_gru(gru: nn.GRU, data: Tensor, h0: Tensor | None, layout: PackedLayou
         ended: list[Tensor] = []
         for gi, bs in zip(gates_in, sizes):
             if bs < h.size(0):
-                ended.append(h[bs:])
-                h = h[:bs]
-            gh = Fn.linear(h, w_hh, b_hh)
-            rz = torch.sigmoid(gh[:, : 2 * H] + gi[:, : 2 * H])
-            n = torch.tanh(gi[:, 2 * H :] + gh[:, 2 * H :] * rz[:, :H])
-            h = (h - n) * rz[:, H:] + n
+                h, done = h.split([bs, h.size(0) - bs])
+                ended.append(done)
+            gh_rz, gh_n = Fn.linear(h, w_hh, b_hh).split([2 * H, H], 1)
+            gi_rz, gi_n = gi.split([2 * H, H], 1)
+            r, z = torch.sigmoid(gh_rz + gi_rz).chunk(2, 1)
+            n = torch.tanh(gi_n + gh_n * r)
+            h = (h - n) * z + n
             outs.append(h)
         ended.append(h)
         # rows in sorted order: the longest (still running at the end) first
