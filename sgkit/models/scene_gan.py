@@ -180,11 +180,12 @@ class SceneGAN(nn.Module):
             if c.gan_global_weight > 0:
                 terms["gan_global"] = c.gan_global_weight * multiscale_gan_loss(
                     fake_out, True, c.gan_mode, for_discriminator=False)
-            if need_feats and self._real_img_out is not None:
-                real_out = [(logits, [f.detach() for f in feats]) for logits, feats in self._real_img_out]
-            elif need_feats:
-                with torch.no_grad():
-                    real_out = self.img_discriminator(real, return_features=True)
+            if need_feats:
+                if self._real_img_out is not None:
+                    real_out = [(logits, [f.detach() for f in feats]) for logits, feats in self._real_img_out]
+                else:
+                    with torch.no_grad():
+                        real_out = self.img_discriminator(real, return_features=True)
                 terms["feature_matching"] = c.feature_matching_weight * feature_matching_loss(fake_out, real_out)
         if (c.gan_object_weight > 0 or c.aux_weight > 0) and has_objects:
             score, logits = self.obj_discriminator(fake, batch.boxes, batch.batch)
