@@ -106,7 +106,7 @@ class SceneGAN(nn.Module):
 
     def set_step_options(
         self, *, fused_adam: bool = False, channels_last: bool = False, reuse_real_features: bool = False,
-        bf16_autocast: bool = False,
+        bf16_autocast: bool = False, compile_modules: bool = False,
     ) -> "SceneGAN":
         """Speed options of :meth:`train_step` (all off: the reference step).
 
@@ -121,6 +121,9 @@ class SceneGAN(nn.Module):
             bf16_autocast: forward passes under ``torch.autocast`` with bfloat16 (convolutions
                 and matrix products in bfloat16, fast on CPUs with AMX and on recent GPUs;
                 changes the arithmetic: losses agree to about 1e-2 relative, not bitwise).
+            compile_modules: :meth:`torch.nn.Module.compile` the image decoder (``generator.decoder``
+                when there is one) and both discriminators (fused kernels, equal up to rounding;
+                the first steps compile, so it pays only in long runs).
 
         Returns:
             ``self``. Call before the first step (the optimisers are created then).
@@ -131,6 +134,10 @@ class SceneGAN(nn.Module):
                               "reuse_real_features": bool(reuse_real_features), "bf16_autocast": bool(bf16_autocast)}
         if channels_last:
             self.to(memory_format=torch.channels_last)
+        if compile_modules:
+            for module in (getattr(self.generator, "decoder", None), self.img_discriminator, self.obj_discriminator):
+                if isinstance(module, nn.Module):
+                    module.compile()
         return self
 
     @contextlib.contextmanager
