@@ -41,7 +41,7 @@ class PackedLayout:
     num_steps: int
 
     @classmethod
-    def from_lengths(cls, lengths: Tensor, num_steps: int) -> "PackedLayout":
+    def from_lengths(cls, lengths: Tensor, num_steps: int) -> PackedLayout:
         """Layout of sequences of ``lengths`` (each in ``1..num_steps``) padded to ``num_steps``."""
         lengths = lengths.long()
         if lengths.numel() == 0 or int(lengths.min()) < 1 or int(lengths.max()) > num_steps:
