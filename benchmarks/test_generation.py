@@ -11,7 +11,7 @@ one-graph-at-a-time use of the same model):
 - ``generation-training-vg``: training throughput at the thesis sizes (embeddings 64/8, 4-layer
   GRUs of 128, batch 256) on VG-like graphs (150 categories, 50 predicates, 3-25 nodes):
   ``model.fit`` (all graphs of a batch and all edge sequences of a graph together, packed steps)
-  vs ``_reference_step``, a plain one-graph-at-a-time implementation of the same model written
+  vs ``_reference_epoch``, a plain one-graph-at-a-time implementation of the same model written
   here for comparison only (history GRUs over one graph, then the edge GRUs node by node, one
   backward pass per graph, one Adam step per 256 graphs). A test checks the two compute the same
   loss. One torch thread (the 2 shared cores of the test machine make 2-thread timings erratic).

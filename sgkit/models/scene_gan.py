@@ -235,6 +235,9 @@ class SceneGAN(nn.Module):
     def train_step(self, batch: SceneBatch) -> dict[str, float]:
         """One generator update, then one update of each discriminator.
 
+        The discriminators' weights do not take gradients during the generator update (those
+        gradients were discarded); :meth:`set_step_options` lists the optional speed-ups.
+
         Raises:
             NonFiniteError: naming the loss term or parameter, before the update it concerns.
         """
