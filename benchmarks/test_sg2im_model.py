@@ -4,6 +4,15 @@
   SG2Im-style crop (per-object copy of its image, affine sampling grid, ``grid_sample``).
 - ``sg2im-train-step``: one training step (generator + both discriminators) of the small CRN
   and SPADE presets on a batch of 8 ShapesWorld scenes.
+- ``sg2im-step-64``: the step of each preset (``crn-64``, ``spade-64``, ``crn-small``,
+  ``spade-small``) at 64x64, batch 16, four contenders timed in alternation in the same run
+  (median of the rounds, ratios in ``extra_info``): ``reference`` (the step written out below:
+  discriminator weight gradients computed and discarded in the generator update, Adam per
+  tensor), ``default`` (``train_step``: discriminators frozen during the generator update, the
+  same arithmetic), ``fast`` (``set_step_options(fused_adam=True, channels_last=True,
+  reuse_real_features=True)``: equal up to rounding) and ``fast_bf16`` (also
+  ``bf16_autocast=True``: bfloat16 convolutions, losses equal to about 1e-2). The timed value of
+  the group is the ``fast_bf16`` step. One torch thread.
 """
 from __future__ import annotations
 
@@ -90,3 +99,76 @@ def test_bench_train_step_crn_small(benchmark, scene_batch) -> None:
 @pytest.mark.benchmark(group="sg2im-train-step")
 def test_bench_train_step_spade_small(benchmark, scene_batch) -> None:
     _train_step_bench(benchmark, "spade-small", scene_batch)
+
+
+STEP_PRESETS = ["crn-small", "spade-small", "crn-64", "spade-64"]
+STEP_ROUNDS = {"crn-small": 5, "spade-small": 5, "crn-64": 2, "spade-64": 2}
+STEP_OPTIONS = {
+    "reference": None,
+    "default": {},
+    "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True),
+    "fast_bf16": dict(fused_adam=True, channels_last=True, reuse_real_features=True, bf16_autocast=True),
+}
+
+
+@pytest.fixture(scope="module")
+def scenes64():
+    from sgkit.datasets import ShapesWorld
+
+    ds = ShapesWorld(16, seed=0, progress=False)
+    return [ds[i] for i in range(16)]
+
+
+def _reference_step(model, batch) -> None:
+    """The training step without the optimisations (discriminators not frozen in the generator update)."""
+    batch = batch.to(next(model.parameters()).device)
+    from sgkit.models.trainer import backward_step
+
+    model.train()
+    opts = model.configure_optimizers()
+    out = model.forward_train(batch)
+    g_terms = model.generator_losses(batch, out)
+    backward_step(g_terms["total"], g_terms, [opts["generator"]], module=model)
+    d_terms = model.discriminator_losses(batch, out["image"])
+    stepped = [opts[k] for k, t in (("img_discriminator", "d_img"), ("obj_discriminator", "d_obj")) if t in d_terms]
+    backward_step(torch.stack(list(d_terms.values())).sum(), d_terms, stepped,
+                  zero=[opts["img_discriminator"], opts["obj_discriminator"]], module=model)
+
+
+@pytest.mark.parametrize("preset", STEP_PRESETS)
+@pytest.mark.benchmark(group="sg2im-step-64")
+def test_bench_step_64(benchmark, scenes64, preset) -> None:
+    import statistics
+    import time
+    import warnings
+
+    from sgkit.models import SG2Im, SG2ImConfig
+
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        models = {k: SG2Im(SG2ImConfig.preset(preset, 36, 6), seed=0) for k in STEP_OPTIONS}
+    for k, options in STEP_OPTIONS.items():
+        if options:
+            models[k].set_step_options(**options)
+    batch = models["reference"].collate(scenes64)
+    assert batch.images.shape == (16, 3, 64, 64)
+    steps = {k: (lambda m=m: _reference_step(m, batch)) if k == "reference" else (lambda m=m: m.train_step(batch))
+             for k, m in models.items()}
+    # first steps from the same weights on the same batch: the same losses (bf16: to 2e-2)
+    firsts = {k: fn() for k, fn in steps.items()}
+    for k in ("fast", "fast_bf16"):
+        rtol = 2e-2 if k == "fast_bf16" else 1e-4
+        for term, v in firsts["default"].items():
+            assert abs(firsts[k][term] - v) <= rtol * max(1.0, abs(v)), (k, term, firsts[k][term], v)
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(STEP_ROUNDS[preset]):
+        for k, fn in steps.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    benchmark.pedantic(steps["fast_bf16"], rounds=1, iterations=1)
+    for k, v in med.items():
+        benchmark.extra_info[f"{k}_s"] = v
+        benchmark.extra_info[f"{k}_speedup"] = med["reference"] / v

@@ -42,6 +42,7 @@ from sgkit.data.sequence import (
     encode_xf,
 )
 from sgkit.data.vocab import Vocabulary
+from sgkit.models.autoregressive_gru import PackedLayout, packed_gru
 from sgkit.models.autoregressive_sampling import AutoregressiveSampling
 from sgkit.models.autoregressive_training import AutoregressiveLikelihood, check_positive
 from sgkit.models.checkpoint import load_checkpoint, save_checkpoint
@@ -67,15 +68,18 @@ class InputGRU(nn.Module):
 
     def forward(self, x: Tensor, h: Tensor | None, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Run on ``x`` ``[B, T, in]``; with ``lengths`` only the first ``lengths[b]`` steps are
-        computed (packed sequence) and the outputs beyond them are zero."""
-        x = self.inp(x)
+        computed (:func:`~sgkit.models.autoregressive_gru.packed_gru`), the outputs beyond them
+        are zero and the state is the one after each sequence's last step."""
         if lengths is None:
-            return self.gru(x, h)
-        total = x.size(1)
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, h = self.gru(packed, h)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=total)
-        return out, h
+            return self.gru(self.inp(x), h)
+        layout = PackedLayout.from_lengths(lengths, x.size(1))
+        out, h = self.packed(layout.pack(x), h, layout)
+        return layout.unpack(out, x.size(0)), h
+
+    def packed(self, x: Tensor, h: Tensor | None, layout: PackedLayout) -> tuple[Tensor, Tensor]:
+        """Run on packed inputs ``x`` ``[N, in]`` (see :class:`~sgkit.models.autoregressive_gru.PackedLayout`);
+        returns the packed outputs ``[N, H]`` and the state after each sequence's last step."""
+        return packed_gru(self.gru, self.inp(x), h, layout)
 
 
 class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSampling, nn.Module, metaclass=abc.ABCMeta):
@@ -228,10 +232,13 @@ class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSamp
         prev_to: Tensor,
         prev_from: Tensor,
         cur_to: Tensor,
-        lengths: Tensor | None = None,
+        layout: PackedLayout,
     ) -> tuple[Tensor, Tensor]:
-        """Teacher-forced edge logits ``[K, L, R + 1]`` (to, from) over whole edge sequences
-        (only the first ``lengths[k]`` steps of row ``k`` need to be computed)."""
+        """Teacher-forced edge logits ``[N, R + 1]`` (to, from) over whole edge sequences.
+
+        The token arguments are ``[N]`` tensors in the packed order of ``layout`` (one entry per
+        edge step of every sequence, :class:`~sgkit.models.autoregressive_gru.PackedLayout`);
+        ``state`` holds the initial states in the original row order."""
 
     @abc.abstractmethod
     def _edge_step_to(
@@ -322,19 +329,20 @@ class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSamp
         if rb.numel() == 0:
             return nll
         L = T - 1
+        layout = PackedLayout.from_lengths(ri, L)  # row k = (rb[k], ri[k]) has ri[k] edge steps
         state = self._edge_init(to_state[rb, ri - 1], from_state[rb, ri - 1])
-        cur = nodes[rb, ri]
-        nj = nodes[rb, :L]
         cur_to = to[rb, ri, :L]
         cur_from = frm[rb, ri, :L]
         sos = cur_to.new_full((rb.numel(), 1), tok.edge_sos)
         prev_to = torch.cat([sos, cur_to[:, :-1]], dim=1)
         prev_from = torch.cat([sos, cur_from[:, :-1]], dim=1)
-        to_logits, from_logits = self._edge_teacher(state, cur, nj, prev_to, prev_from, cur_to, ri)
-        evalid = torch.arange(L, device=dev)[None, :] < ri[:, None]
-        lt = torch.log_softmax(to_logits, -1).gather(-1, cur_to.clamp(max=tok.no_edge).unsqueeze(-1)).squeeze(-1)
-        lf = torch.log_softmax(from_logits, -1).gather(-1, cur_from.clamp(max=tok.no_edge).unsqueeze(-1)).squeeze(-1)
-        edge_nll = -((lt + lf) * evalid).sum(1)
+        packed = [layout.pack(t) for t in (nodes[rb, :L], prev_to, prev_from, cur_to, cur_from)]
+        nj, prev_to, prev_from, cur_to, cur_from = packed
+        cur = nodes[rb, ri].index_select(0, layout.rows)
+        to_logits, from_logits = self._edge_teacher(state, cur, nj, prev_to, prev_from, cur_to, layout)
+        lt = torch.log_softmax(to_logits, -1).gather(-1, cur_to.unsqueeze(-1)).squeeze(-1)
+        lf = torch.log_softmax(from_logits, -1).gather(-1, cur_from.unsqueeze(-1)).squeeze(-1)
+        edge_nll = (lt + lf).new_zeros(rb.numel()).index_add(0, layout.rows, -(lt + lf))
         return nll.index_add(0, rb, edge_nll)
 
     # ------------------------------------------------------------------ input checks / encoding

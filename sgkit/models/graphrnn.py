@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from sgkit.models.autoregressive import AutoregressiveSceneGraphModel, Hidden, InputGRU
+from sgkit.models.autoregressive_gru import PackedLayout
 
 __all__ = ["GraphRNN"]
 
@@ -62,9 +63,9 @@ class GraphRNN(AutoregressiveSceneGraphModel):
         prev_to: Tensor,
         prev_from: Tensor,
         cur_to: Tensor,
-        lengths: Tensor | None = None,
+        layout: PackedLayout,
     ) -> tuple[Tensor, Tensor]:
-        out, _ = self.edge_gru(self._edge_inputs(prev_to, prev_from), state[0], lengths)
+        out, _ = self.edge_gru.packed(self._edge_inputs(prev_to, prev_from), state[0], layout)
         return self.to_edge_head(out), self.from_edge_head(out)
 
     def _edge_inputs(self, prev_to: Tensor, prev_from: Tensor) -> Tensor:

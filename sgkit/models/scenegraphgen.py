@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from sgkit.models.autoregressive import AutoregressiveSceneGraphModel, Hidden, InputGRU
+from sgkit.models.autoregressive_gru import PackedLayout
 
 __all__ = ["SceneGraphGen"]
 
@@ -92,12 +93,12 @@ class SceneGraphGen(AutoregressiveSceneGraphModel):
         prev_to: Tensor,
         prev_from: Tensor,
         cur_to: Tensor,
-        lengths: Tensor | None = None,
+        layout: PackedLayout,
     ) -> tuple[Tensor, Tensor]:
         base = self._edge_inputs(cur, nj, prev_to, prev_from)
-        out_to, _ = self.to_edge_gru(base, state[0], lengths)
+        out_to, _ = self.to_edge_gru.packed(base, state[0], layout)
         x_from = torch.cat([base, self.edge_embedding(cur_to)], dim=-1)
-        out_from, _ = self.from_edge_gru(x_from, state[1], lengths)
+        out_from, _ = self.from_edge_gru.packed(x_from, state[1], layout)
         return self.to_edge_head(out_to), self.from_edge_head(out_from)
 
     def _edge_step_to(
