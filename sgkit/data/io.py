@@ -110,7 +110,7 @@ def _sg2im_graphs(
             for j, r in enumerate(sg.get("relationships", []))
         ]
         try:
-            graphs.append(from_triplets(labels, trips, boxes=sg.get("boxes")))
+            graph = from_triplets(labels, trips, boxes=sg.get("boxes"))
         except ValueError as exc:
             msg = str(exc)
             prefix, _, rest = msg.partition(": ")
@@ -120,6 +120,8 @@ def _sg2im_graphs(
                 raise ValueError(f"{at}: {msg}") from exc
             note = f" ({prefix})" if "." in head else ""  # validate()'s field name, for reference
             raise ValueError(f"{at}.{field}{bracket}{index}: {rest}{note}") from exc
+        graph.vocab = vocab  # the ids' meaning: MMD refuses sets encoded with different vocabularies
+        graphs.append(graph)
     return graphs
 
 

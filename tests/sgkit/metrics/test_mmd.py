@@ -232,3 +232,23 @@ def test_graphs_with_float_ids_are_refused_by_every_graph_metric() -> None:
     bad2["object"].label = torch.tensor([0.0, 1.7])
     with pytest.raises(ValueError, match="object.label has dtype torch.float32"):
         object_occurrence([bad2], num_classes=3)
+
+
+def test_two_files_loaded_with_separate_vocabularies_are_refused(tmp_path) -> None:
+    """Identical scenes in two files, each loaded with its own vocabulary (ids swapped): refused."""
+    import json
+
+    from sgkit.data import load_sg2im_json
+    from sgkit.kernels import ObjectSetKernel
+    from sgkit.metrics import mmd as mmd_fn
+
+    a = [{"objects": ["sky", "tree"], "relationships": [[0, "above", 1]]}] * 4
+    b = [{"objects": ["tree", "sky"], "relationships": [[1, "above", 0]]}] * 4
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    ga, va = load_sg2im_json(tmp_path / "a.json")
+    gb, _ = load_sg2im_json(tmp_path / "b.json")
+    with pytest.raises(ValueError, match="X and Y are encoded with different vocabularies"):
+        mmd_fn(ga, gb, ObjectSetKernel())
+    gb_shared, _ = load_sg2im_json(tmp_path / "b.json", va)
+    assert mmd_fn(ga, gb_shared, ObjectSetKernel()) == pytest.approx(0.0, abs=1e-12)
