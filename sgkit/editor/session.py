@@ -53,7 +53,7 @@ class EditState:
         source: the current picture's graph with ``image`` and ``object.box``.
         edited: ``source`` with the pending edits (``object.src_index`` relative to ``source``).
         region: ``[S, S]`` bool: the region the last generation redrew (``None`` before).
-        seed: the noise seed of the next generation.
+        seed: the noise seed of the next generation (a generated state: the seed that drew it).
         generated: the picture is a generated one.
     """
 
@@ -196,7 +196,7 @@ class EditorSession:
         new.image = out.image[0].clamp(0, 1).cpu()
         new[NODE].box = out.layout_boxes[out.batch == 0].float().cpu()
         return self._push(EditState(scene=st.scene, source=new, edited=new.clone(), region=out.region[0].cpu(),
-                                    seed=seed + (0 if new_seed else 1), generated=True))
+                                    seed=seed, generated=True))
 
     def undo(self) -> EditState:
         """Go back one step."""
