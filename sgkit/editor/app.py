@@ -61,8 +61,10 @@ def _data_url(png: bytes) -> str:
 
 
 def _outline(region: Tensor) -> bytes:
-    """A transparent PNG with the boundary pixels of ``region`` in red."""
-    r = region.bool()
+    """A transparent PNG with the boundary of ``region`` in red, upsampled to at least 256 pixels
+    so the line stays thin on the page."""
+    scale = max(1, -(-256 // max(region.shape)))
+    r = region.bool().repeat_interleave(scale, 0).repeat_interleave(scale, 1)
     pad = torch.nn.functional.pad(r[None, None].float(), (1, 1, 1, 1))
     inner = -torch.nn.functional.max_pool2d(-pad, 3, stride=1)[0, 0] > 0.5
     edge = r & ~inner

@@ -87,7 +87,8 @@
       markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse"}, defs);
     el("path", {d: "M 0 0 L 10 5 L 0 10 z", fill: "#555"}, marker);
     const pos = layout(state.nodes.length);
-    const W = 96, H = 26;
+    const H = 26;
+    const W = Math.max(70, 12 + 7 * Math.max(...state.nodes.map((n) => n.name.length)));
     state.edges.forEach((e) => {
       const [x1, y1] = pos[e.subject], [x2, y2] = pos[e.object];
       const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
@@ -153,15 +154,16 @@
   }
 
   function on(id, fn) { $(id).addEventListener("click", fn); }
-  on("remove", () => call("remove", {node: selected.id}));
+  function structural(op, body) { selected = null; return call(op, body); }
+  on("remove", () => structural("remove", {node: selected.id}));
   on("replace", () => call("replace", {node: selected.id, category: $("node-category").value}));
-  on("add", () => call("add", {anchor: selected.id, category: $("add-category").value,
+  on("add", () => structural("add", {anchor: selected.id, category: $("add-category").value,
     predicate: $("add-predicate").value, as_subject: $("add-role").value === "subject"}));
   on("change-predicate", () => call("predicate", {edge: selected.id, predicate: $("edge-predicate").value}));
-  on("generate", () => call("generate"));
-  on("sample", () => call("sample"));
-  on("undo", () => call("undo"));
-  on("next", () => { selected = null; call("next"); });
+  on("generate", () => structural("generate"));
+  on("sample", () => structural("sample"));
+  on("undo", () => structural("undo"));
+  on("next", () => structural("next"));
   on("save", () => call("save", {name: $("save-name").value}));
   window.sgEditor = {call: call, state: () => state, select: select};
   call("session");
