@@ -20,7 +20,7 @@ __all__ = ["load_model", "load_scenes", "register"]
 
 def load_model(path: str, device: str = "cpu") -> Any:
     """The model of a checkpoint, of whichever sgkit model class it holds (needs ``manipulate``)."""
-    import sgkit.models as models
+    from sgkit import models
     from sgkit.models.checkpoint import load_checkpoint
 
     name = load_checkpoint(path)["model"]

@@ -6,7 +6,13 @@ undo, go to the next image and save. Needs the ``editor`` extra (Starlette, uvic
 """
 from __future__ import annotations
 
-from .session import EditError, EditorSession, EditState, SessionStore, supports_sampling
+from .session import (
+    EditError,
+    EditorSession,
+    EditState,
+    SessionStore,
+    supports_sampling,
+)
 
 __all__ = ["EditError", "EditState", "EditorSession", "SessionStore", "create_app", "supports_sampling"]
 

@@ -39,8 +39,15 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from sgkit._imports import require
+from sgkit.data.scene_graph import EDGE, NODE
 
-from .session import EDGE, NODE, EditError, EditorSession, EditState, SessionStore, supports_sampling
+from .session import (
+    EditError,
+    EditorSession,
+    EditState,
+    SessionStore,
+    supports_sampling,
+)
 
 __all__ = ["create_app", "state_json"]
 

@@ -17,16 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from sgkit.data.edits import add_node, change_predicate, remove_node, replace_node
+from sgkit.data.scene_graph import EDGE, NODE
 
 __all__ = ["EditError", "EditState", "EditorSession", "SessionStore", "supports_sampling"]
-
-NODE = "object"
-EDGE = ("object", "relation", "object")
 
 
 class EditError(ValueError):

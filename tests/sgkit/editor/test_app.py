@@ -9,12 +9,12 @@ import torch
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from sgkit.data import load_sg2im_json  # noqa: E402
-from sgkit.datasets import ShapesWorld  # noqa: E402
-from sgkit.editor import create_app  # noqa: E402
-from sgkit.models import SIMSG, SIMSGConfig  # noqa: E402
+from sgkit.data import load_sg2im_json
+from sgkit.datasets import ShapesWorld
+from sgkit.editor import create_app
+from sgkit.models import SIMSG, SIMSGConfig
 
 
 @pytest.fixture(scope="module")

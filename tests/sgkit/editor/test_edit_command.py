@@ -12,10 +12,10 @@ import torch
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from sgkit.cli import main  # noqa: E402
-from sgkit.commands.edit import load_model, load_scenes  # noqa: E402
-from sgkit.datasets import ShapesWorld  # noqa: E402
-from sgkit.models import SIMSG, SG2Im, SG2ImConfig, SIMSGConfig  # noqa: E402
+from sgkit.cli import main
+from sgkit.commands.edit import load_model, load_scenes
+from sgkit.datasets import ShapesWorld
+from sgkit.models import SIMSG, SG2Im, SG2ImConfig, SIMSGConfig
 
 
 @pytest.fixture(scope="module")
