@@ -1,23 +1,16 @@
 """The editor's web server: a Starlette app over :class:`~sgkit.editor.session.EditorSession`.
 
-Routes (every ``/api`` route takes and returns JSON; ``sid`` names the tab's session):
+Routes (every ``/api`` route is a POST taking and returning JSON; ``sid`` names the tab's session):
 
-=================== =========================================== ==================================
-route               body                                        does
-=================== =========================================== ==================================
-``GET /``           --                                          the page
-``POST /api/session`` --                                        a new session and its state
-``POST /api/state`` ``sid``                                     the current state
-``POST /api/remove`` ``sid, node``                              remove a node
-``POST /api/replace`` ``sid, node, category``                   change a node's category
-``POST /api/predicate`` ``sid, edge, predicate``                change an edge's predicate
-``POST /api/add``   ``sid, category, anchor, predicate, as_subject`` add a node related to ``anchor``
-``POST /api/generate`` ``sid``                                  redraw the picture (``manipulate``)
-``POST /api/sample`` ``sid``                                    another sample of the last generation
-``POST /api/undo``  ``sid``                                     go back one step
-``POST /api/next``  ``sid``                                     the next scene
-``POST /api/save``  ``sid, name``                               write ``name.png`` and ``name.json``
-=================== =========================================== ==================================
+- ``GET /``: the page; ``/static/...``: its script and style sheet.
+- ``/api/session``: a new session and its state; ``/api/state`` (``sid``): the current state.
+- ``/api/remove`` (``sid, node``), ``/api/replace`` (``sid, node, category``),
+  ``/api/predicate`` (``sid, edge, predicate``), ``/api/add`` (``sid, category, anchor,
+  predicate, as_subject``): the four edits of :mod:`sgkit.data.edits` (names, not ids).
+- ``/api/generate``: redraw the picture with ``manipulate``; ``/api/sample``: another sample of
+  the last generation (models that sample only); ``/api/undo``; ``/api/next``: the next scene.
+- ``/api/save`` (``sid, name``): write ``name.png`` (the picture) and ``name.json`` (the edited
+  graph, sg2im JSON) into the output folder.
 
 A refused request answers status 400 with ``{"error": message}`` and changes nothing. Files are
 written only inside ``out_dir``: ``name`` must be 1-64 letters, digits, ``-`` or ``_``.
