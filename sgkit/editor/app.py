@@ -61,7 +61,7 @@ def _data_url(png: bytes) -> str:
 
 
 def _outline(region: Tensor) -> bytes:
-    """A transparent PNG with the boundary of ``region`` in red, upsampled to at least 256 pixels
+    """A transparent PNG with the boundary of ``region`` in magenta, upsampled to at least 256 pixels
     so the line stays thin on the page."""
     scale = max(1, -(-256 // max(region.shape)))
     r = region.bool().repeat_interleave(scale, 0).repeat_interleave(scale, 1)
@@ -69,7 +69,7 @@ def _outline(region: Tensor) -> bytes:
     inner = -torch.nn.functional.max_pool2d(-pad, 3, stride=1)[0, 0] > 0.5
     edge = r & ~inner
     rgba = torch.zeros(4, *r.shape)
-    rgba[0], rgba[3] = edge.float(), edge.float()
+    rgba[0], rgba[2], rgba[3] = edge.float(), edge.float(), edge.float()  # magenta
     from PIL import Image
 
     arr = (rgba * 255).byte().permute(1, 2, 0).numpy()

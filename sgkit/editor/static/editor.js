@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const COLOURS = ["#d93025", "#1a73e8", "#188038", "#e37400", "#9334e6", "#00838f", "#c5221f", "#5f6368"];
+  const COLOURS = ["#1a73e8", "#188038", "#e37400", "#00838f", "#d93025", "#795548", "#5f6368", "#f9ab00"];
   let sid = null;
   let state = null;
   let selected = null; // {kind: "node"|"edge", id}
