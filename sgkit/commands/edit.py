@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 from ._io import UsageError, guarded
@@ -81,6 +82,9 @@ def _run(args: argparse.Namespace) -> int:
     scenes, vocab = load_scenes(args.data, model, num=args.num_scenes, seed=args.seed)
     app = create_app(model, scenes, vocab, args.out)
     host = args.host or "127.0.0.1"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sgkit edit: warning: serving on {host}: anyone who reaches this interface can use the editor "
+              "and save into the output folder (there is no login)", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     url_host = f"[{host}]" if ":" in host else host
