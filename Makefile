@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 XDIST ?= -n auto
 DEMO_ARGS ?=
 
-.PHONY: demo test test-fast bench docs scatter freeze clean venv
+.PHONY: demo test test-fast test-browser bench docs scatter freeze clean venv
 
 $(STAMP): setup.cfg pyproject.toml .ci/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests $(XDIST) -q -m "not slow" $(PYTEST_ARGS)
+
+# the editor page in headless Chromium (Debian's chromium + chromium-driver, installed when missing)
+test-browser: $(STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; fi
+	$(PY) -m pip install -q -c .ci/constraints.txt -e '.[editor,browser]'
+	SGKIT_BROWSER_TESTS=1 $(PY) -m pytest tests/browser -m browser -q -ra -n 0 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark -q $(PYTEST_ARGS)

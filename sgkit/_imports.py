@@ -14,6 +14,8 @@ __all__ = [
     "WITH_SKIMAGE",
     "WITH_H5PY",
     "WITH_GRAKEL",
+    "WITH_STARLETTE",
+    "WITH_UVICORN",
     "require",
 ]
 
@@ -30,6 +32,8 @@ WITH_TORCH_SCATTER: bool = _has("torch_scatter")
 WITH_SKIMAGE: bool = _has("skimage")
 WITH_H5PY: bool = _has("h5py")
 WITH_GRAKEL: bool = _has("grakel")
+WITH_STARLETTE: bool = _has("starlette")
+WITH_UVICORN: bool = _has("uvicorn")
 
 _EXTRA_OF = {
     "WITH_DGL": ("dgl", "dgl"),
@@ -37,6 +41,8 @@ _EXTRA_OF = {
     "WITH_SKIMAGE": ("skimage", "data"),
     "WITH_H5PY": ("h5py", "data"),
     "WITH_GRAKEL": ("grakel", "all"),
+    "WITH_STARLETTE": ("starlette", "editor"),
+    "WITH_UVICORN": ("uvicorn", "editor"),
 }
 
 

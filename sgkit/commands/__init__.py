@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from . import convert, demo, draw, generate, stats, validate
+from . import convert, demo, draw, edit, generate, stats, validate
 
 __all__ = ["register_all"]
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:
     """Add every subcommand of this package to ``subparsers``."""
-    for module in (demo, validate, convert, stats, draw, generate):
+    for module in (demo, validate, convert, stats, draw, generate, edit):
         module.register(subparsers)
