@@ -64,7 +64,7 @@ scatter: $(STAMP)
 
 freeze: $(STAMP)
 	( echo '# Exact versions `make` installs (pip constraints). Regenerate with `make freeze` after changing setup.cfg.'; \
-	  $(PY) -m pip install -q -e '.[test,docs]' && $(PY) -m pip freeze --exclude-editable | grep -v -i '^graphkits' ) > .ci/constraints.txt
+	  $(PY) -m pip install -q -e '.[test,docs,editor,browser]' && $(PY) -m pip freeze --exclude-editable | grep -v -i '^graphkits' ) > .ci/constraints.txt
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks docs/_build docs/api/generated
