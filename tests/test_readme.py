@@ -1,13 +1,16 @@
-"""The README's "API in ten lines" blocks run as doctests (one per kit)."""
+"""The "API in ten lines" blocks of the README and of the docs' getting-started page run as
+doctests (one per kit), and the two pages show the same blocks."""
 from __future__ import annotations
 
 import doctest
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+GETTING_STARTED = README.parent / "docs" / "getting_started.rst"
 
 
 def _blocks() -> list[tuple[int, str]]:
@@ -37,3 +40,12 @@ def test_readme_block_runs(lineno, source):
     report: list[str] = []
     runner.run(test, out=report.append)
     assert runner.failures == 0 and test.examples, "".join(report)
+
+
+def test_getting_started_page_shows_the_same_blocks():
+    text = GETTING_STARTED.read_text(encoding="utf-8")
+    section = re.search(r"^API in ten lines\n-+\n(.*?)(?=^\S[^\n]*\n-{3,}\n)", text, re.DOTALL | re.MULTILINE)
+    assert section is not None, "docs/getting_started.rst has no 'API in ten lines' section"
+    blocks = [textwrap.dedent(m.group(1)) for m in re.finditer(
+        r"^\.\. code-block:: pycon\n\n((?:   .*\n|\n)+)", section.group(1), re.MULTILINE)]
+    assert [b.strip() for b in blocks] == [src.strip() for _, src in _blocks()]
