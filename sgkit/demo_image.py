@@ -16,7 +16,7 @@ from sgkit.data import EDGE, NODE
 from sgkit.data.batch import collate_scenes
 from sgkit.metrics.object_check import category_colours, evaluate_generation
 from sgkit.models import SG2Im, SG2ImConfig
-from sgkit.viz import save_image_grid
+from sgkit.viz import plot_generation, save_image_grid
 
 __all__ = ["demo_stage"]
 
@@ -160,12 +160,15 @@ def _demo_stage(
     shown = test[:8]
     real = collate_scenes(shown, image_size=config.image_size).images
     assert real is not None
+    gt_boxes = model.generate(shown, use_boxes=True, seed=seed)
+    predicted = model.generate(shown, use_boxes=False, seed=seed)
     files = [
         save_image_grid(real, os.path.join(out_dir, "sg2im_ground_truth.png")),
-        save_image_grid(model.generate(shown, use_boxes=True, seed=seed),  # type: ignore[arg-type]
-                        os.path.join(out_dir, "sg2im_gt_boxes.png")),
-        save_image_grid(model.generate(shown, use_boxes=False, seed=seed),  # type: ignore[arg-type]
-                        os.path.join(out_dir, "sg2im_predicted_layout.png")),
+        save_image_grid(gt_boxes, os.path.join(out_dir, "sg2im_gt_boxes.png")),  # type: ignore[arg-type]
+        save_image_grid(predicted, os.path.join(out_dir, "sg2im_predicted_layout.png")),  # type: ignore[arg-type]
+        plot_generation(shown[:6], {"real image": real[:6], "generated, true boxes": gt_boxes[:6],  # type: ignore[index]
+                                    "generated, predicted layout": predicted[:6]},  # type: ignore[index]
+                        os.path.join(out_dir, "sg2im_scenes.png"), vocab=getattr(train_scenes, "vocab", None)),
     ]
     if graphs_for_generation:
         files.append(save_image_grid(

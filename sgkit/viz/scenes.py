@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,15 @@ from sgkit.data import NODE, Vocabulary
 
 from .scene_graph import _axes, draw_scene_graph
 
-__all__ = ["draw_image_with_boxes", "plot_scene", "scene_grid_figure", "plot_scene_grid", "save_image_grid"]
+__all__ = [
+    "draw_image_with_boxes",
+    "generation_figure",
+    "plot_generation",
+    "plot_scene",
+    "scene_grid_figure",
+    "plot_scene_grid",
+    "save_image_grid",
+]
 
 def draw_image_with_boxes(
     data: HeteroData,
@@ -142,3 +150,61 @@ def save_image_grid(images: Tensor, path: str | os.PathLike, nrow: int = 8) -> s
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     save_image(images.detach().float().clamp(0, 1).cpu(), path, nrow=nrow, padding=2, pad_value=1.0)
     return path
+
+
+def generation_figure(
+    graphs: Sequence[HeteroData],
+    rows: Mapping[str, Tensor],
+    vocab: Vocabulary | None = None,
+    *,
+    panel_size: float = 2.2,
+) -> Any:
+    """Generated images under the scene graphs they come from, one column per graph.
+
+    The first row draws each graph (names, not ids, with ``vocab``); every further row shows the
+    images of one entry of ``rows`` (e.g. ``"real"``, ``"ground-truth boxes"``, ``"predicted
+    layout"``), its name written inside the row's first panel.
+
+    Args:
+        graphs: the ``B`` scene graphs.
+        rows: row name -> images ``[B, 3, H, W]`` in ``[0, 1]``.
+        vocab: names of categories and predicates.
+        panel_size: inches per panel.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`.
+    """
+    from matplotlib.figure import Figure
+
+    n = len(graphs)
+    for name, images in rows.items():
+        if images.dim() != 4 or images.shape[0] != n:
+            raise ValueError(f"rows[{name!r}] must have shape [{n}, 3, H, W], got {tuple(images.shape)}")
+    fig = Figure(figsize=(panel_size * n, panel_size * (len(rows) + 1)))
+    axes = fig.subplots(len(rows) + 1, n, squeeze=False)
+    for j, g in enumerate(graphs):
+        draw_scene_graph(g, vocab, ax=axes[0, j], font_size=6.0)
+        axes[0, j].set_title(f"scene {j}", fontsize=8)
+    for i, (name, images) in enumerate(rows.items(), start=1):
+        for j in range(n):
+            ax = axes[i, j]
+            ax.imshow(images[j].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.text(0.03, 0.97, name, transform=ax.transAxes, va="top", ha="left", fontsize=7,
+                        color="black", bbox={"facecolor": "white", "alpha": 0.8, "pad": 1.5, "linewidth": 0})
+    fig.tight_layout()
+    return fig
+
+
+def plot_generation(
+    graphs: Sequence[HeteroData],
+    rows: Mapping[str, Tensor],
+    path: str | os.PathLike,
+    vocab: Vocabulary | None = None,
+) -> str:
+    """:func:`generation_figure` saved to ``path``; returns the path."""
+    fig = generation_figure(graphs, rows, vocab)
+    fig.savefig(path, dpi=100)
+    return os.fspath(path)

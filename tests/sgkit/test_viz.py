@@ -192,3 +192,23 @@ def test_training_curves_and_nll_histograms(tmp_path) -> None:
     assert (tmp_path / "curves.png").stat().st_size > 0 and out.endswith("curves.png")
     path = plot_nll_histograms({"clean": [1.0, 2.0], "0.5": [3.0, 4.0]}, tmp_path / "nll.png", auroc={"0.5": 1.0})
     assert (tmp_path / "nll.png").stat().st_size > 0 and path.endswith("nll.png")
+
+
+def test_generation_figure_rows_and_names() -> None:
+    import torch
+
+    from sgkit.datasets import ShapesWorld
+    from sgkit.viz import generation_figure
+
+    ds = ShapesWorld(3, seed=0, progress=False)
+    graphs = [ds[i] for i in range(3)]
+    imgs = torch.stack([g.image for g in graphs])
+    fig = generation_figure(graphs, {"real image": imgs, "generated": imgs * 0.5}, vocab=ds.vocab)
+    axes = fig.axes
+    assert len(axes) == 9  # one row of graphs, two rows of images, three columns
+    texts = [t.get_text() for ax in axes for t in ax.texts]
+    assert "real image" in texts and "generated" in texts
+    first = ds.vocab.objects[int(graphs[0]["object"].label[0])]
+    assert any(first in " ".join(t.split()) for t in texts)  # names (wrapped), not ids
+    with pytest.raises(ValueError, match=r"rows\['generated'\] must have shape \[3, 3, H, W\]"):
+        generation_figure(graphs, {"generated": imgs[:2]})
