@@ -231,12 +231,10 @@ def stage_train(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         ctx["results"][cls.__name__]["final_loss"] = model.history_[-1]["loss"]
         models[cls.__name__] = model
     ctx["models"] = models
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
     for name, model in models.items():
         ax.plot([h["loss"] for h in model.history_], label=name)
     ax.set_xlabel("epoch")
@@ -245,7 +243,6 @@ def stage_train(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
     fig.tight_layout()
     path = os.path.join(cfg.out, "training_loss.png")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     ctx["figures"]["Training loss"] = path
 
 

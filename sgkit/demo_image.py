@@ -46,7 +46,7 @@ def demo_stage(
     time_budget: float | None = 90.0,
     seed: int = 0,
     progress: bool = True,
-    num_threads: int | None = 1,
+    num_threads: int | None = None,
     layout_steps: int = 1000,
     layout_graphs: Sequence[HeteroData] | None = None,
 ) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def demo_stage(
         seed: random seed.
         progress: show progress bars.
         num_threads: torch CPU threads during the stage (restored afterwards); 1 is much faster
-            than several on a shared machine for these small models. ``None`` keeps the setting.
+            than several on a shared machine for these small models. ``None`` (default) keeps
+            the setting.
         layout_steps: layout pre-training steps (0: none, SG2Im as published).
         layout_graphs: graphs with boxes (no images needed) for the layout pre-training;
             default: the training scenes, plus, when ``train_scenes`` is a

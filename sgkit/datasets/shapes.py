@@ -987,10 +987,7 @@ class ShapesWorld(torch.utils.data.Dataset):
         """
         import os
 
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         stats = self.statistics()
         panels = [
@@ -1001,7 +998,8 @@ class ShapesWorld(torch.utils.data.Dataset):
             ("colours", stats["colours"]),
             ("shapes and sizes", {**stats["shapes"], **stats["sizes"]}),
         ]
-        fig, axes = plt.subplots(2, 3, figsize=(12, 6))
+        fig = Figure(figsize=(12, 6))
+        axes = fig.subplots(2, 3)
         for ax, (title, counts) in zip(axes.ravel(), panels):
             ax.bar([str(k) for k in counts], list(counts.values()), color="#4a7ab5")
             ax.set_title(title, fontsize=9)
@@ -1010,7 +1008,6 @@ class ShapesWorld(torch.utils.data.Dataset):
         fig.tight_layout()
         os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         return os.fspath(path)
 
     def plot_examples(self, path: str, n: int = 6, *, indices: Sequence[int] | None = None, ncols: int = 2) -> str:

@@ -150,13 +150,12 @@ def instance_count_kl(
 
 
 # ---------------------------------------------------------------------------- plots
-def _pyplot() -> Any:
-    import matplotlib
+def _subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A :class:`matplotlib.figure.Figure` and its axes (pyplot state and the backend are left alone)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols)
 
 
 def _save(fig: Any, path: str | os.PathLike | None) -> Any:
@@ -173,12 +172,11 @@ def _bars(
     top: int | None,
     path: str | os.PathLike | None,
 ) -> Any:
-    plt = _pyplot()
     order = np.argsort(-ref, kind="stable")
     if top is not None:
         order = order[:top]
     x = np.arange(order.size)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.18 * order.size + 2), 3.5))
+    fig, ax = _subplots(figsize=(max(6.0, 0.18 * order.size + 2), 3.5))
     ax.bar(x - 0.2, ref[order], width=0.4, label="reference")
     ax.bar(x + 0.2, gen[order], width=0.4, label="generated")
     labels = [names[i] for i in order] if names is not None else [str(i) for i in order]
@@ -240,8 +238,7 @@ def plot_cooccurrence(
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Side-by-side co-occurrence heat maps, colour scale capped at ``vmax`` (thesis: 0.05)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig, axes = _subplots(1, 2, figsize=(10, 4.5))
     for ax, gs, title in zip(axes, (reference, generated), ("reference", "generated")):
         im = ax.imshow(cooccurrence(gs, num_classes), vmin=0.0, vmax=vmax, cmap="viridis")
         ax.set_title(f"co-occurrence ({title})")
@@ -260,10 +257,9 @@ def plot_instance_count_kl(
     path: str | os.PathLike | None = None,
 ) -> Any:
     """Bar chart of the per-category instance-count KL divergence, with its mean in the title."""
-    plt = _pyplot()
     kl = instance_count_kl(generated, reference, num_classes)
     idx = np.flatnonzero(np.isfinite(kl))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.18 * idx.size + 2), 3.5))
+    fig, ax = _subplots(figsize=(max(6.0, 0.18 * idx.size + 2), 3.5))
     ax.bar(np.arange(idx.size), kl[idx])
     ax.set_xticks(np.arange(idx.size))
     ax.set_xticklabels([names[i] if names is not None else str(i) for i in idx], rotation=90, fontsize=6)
