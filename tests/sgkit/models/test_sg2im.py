@@ -238,7 +238,8 @@ def test_demo_stage(scenes, tmp_path) -> None:
                 "box_l1_median_box"):
         assert key in res and isinstance(res[key], float)
     assert res["steps"] == 2 and res["layout_steps"] == 3
-    assert all(os.path.isfile(f) for f in res["files"]) and len(res["files"]) == 4
+    assert all(os.path.isfile(f) for f in res["files"]) and len(res["files"]) == 5
+    assert any(f.endswith("sg2im_scenes.png") for f in res["files"])  # images under their graphs
     json.dumps(res)
     with pytest.raises(ValueError, match="layout_steps must be a non-negative int"):
         demo_stage(scenes, tmp_path, steps=1, layout_steps=-1, progress=False)
