@@ -62,8 +62,9 @@ def test_warp_moves_exactly_the_objects_own_patch():
     assert after[0, 0, :, 0].abs().max() == 0 and after[0, 0, 3, 1] == 1.0
 
 
-def test_pose_change_alters_the_layout_only_inside_that_objects_box():
-    gen = DisPositioNetGenerator(_cfg(mask_size=16)).eval()
+@pytest.mark.parametrize("mask_size", [16, 0])
+def test_pose_change_alters_the_layout_only_inside_that_objects_box(mask_size):
+    gen = DisPositioNetGenerator(_cfg(mask_size=mask_size)).eval()
     img = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))
     boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.5, 0.0, 1.0, 0.5]])
     g = from_triplets([0, 14, 26], [(0, 0, 1), (2, 1, 0)], boxes=boxes, image=img)
