@@ -22,6 +22,7 @@ from .shapes import (
     shapes_vocabulary,
     coarsen_labels,
 )
+from .posed_shapes import PosedShapesWorld, posed_masks, render_posed
 from .shapes_tasks import BACKGROUNDS, GAINS, ShapesStyleTasks, TaskStyle, apply_style, shapes_style_tasks
 from .vg_like import VG150_DICTS, vg150_frequencies, vg150_vocabulary, vg_like_graphs
 
@@ -36,7 +37,10 @@ __all__ = [
     "SCENE_TYPES",
     "SHAPES",
     "SIZES",
+    "PosedShapesWorld",
     "ShapesWorld",
+    "posed_masks",
+    "render_posed",
     "box_predicates",
     "category_id",
     "decompose_category",
