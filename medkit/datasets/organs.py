@@ -427,7 +427,6 @@ def _render(
     body: np.ndarray,
 ) -> np.ndarray:
     """Intensity volume ``[S, H, W]`` for one modality (before normalisation)."""
-    S = lab.shape[0]
     img = np.zeros(lab.shape, dtype=np.float64)
     img[:, body] = levels[0]
     for value in range(1, len(levels)):
