@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-import torch
 
 from sgkit.data import collate_scenes
 from sgkit.datasets import ShapesWorld

@@ -1,7 +1,6 @@
 """PosedShapesWorld: rotation as a pose factor outside the graph."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

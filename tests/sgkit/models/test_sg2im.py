@@ -4,7 +4,6 @@ import os
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from sgkit.data import from_triplets
 from sgkit.datasets import ShapesWorld
