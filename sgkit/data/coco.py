@@ -3,7 +3,7 @@
 Every image becomes a scene graph whose objects are its instance (and stuff) annotations, with
 normalised boxes, box-relative instance masks and, optionally, the image. Relationships are
 geometric, from the boxes, with the six SG2Im predicates (left of, right of, above, below,
-inside, surrounding; :func:`sgkit.datasets.box_predicates`): every object gets one edge to one
+inside, surrounding; :func:`sgkit.data.geometry.box_predicates`): every object gets one edge to one
 other object of its image chosen at random (seeded), as SG2Im samples them. SG2Im's artificial
 ``__image__`` node and ``__in_image__`` edges are not added.
 
@@ -143,7 +143,7 @@ def load_coco_scene_graphs(
         ValueError: naming the file for a malformed file, an image of non-positive size or an
             annotation of an unknown category; FileNotFoundError for a missing file.
     """
-    from sgkit.datasets.shapes import PREDICATES, box_predicates
+    from .geometry import PREDICATES, box_predicates
 
     if not 0.0 <= float(min_object_size) < 1.0:
         raise ValueError(f"min_object_size: expected a fraction in [0, 1), got {min_object_size!r}")

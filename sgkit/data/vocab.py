@@ -186,16 +186,24 @@ class Vocabulary:
 
     @classmethod
     def from_vg_sgg_dicts(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:
-        """Load the vocabulary of a VG-SGG dict file (``VG-SGG-dicts-with-attri.json``).
+        """The names of a VG-SGG dict file (``VG-SGG-dicts-with-attri.json``) in the order of the
+        file's ids (0-based here).
 
-        Names are ordered by the file's own ids (1-based in the released file, 0-based or with
-        gaps elsewhere); :func:`sgkit.data.visual_genome.read_vg_sgg_dicts` also returns the maps
-        from file ids to vocabulary ids, which a reader of ids stored in that file needs. Object
-        ranks come from the VG150 rank table when it knows every name.
+        A file whose ids are 0-based or have gaps still gives names in id order, but ids stored
+        elsewhere against that file must be translated: use
+        :func:`sgkit.data.visual_genome.read_vg_sgg_dicts`, which also returns the maps from file
+        ids to vocabulary ids and the VG150 object ranks (the loaders do).
         """
-        from .visual_genome import read_vg_sgg_dicts
+        d = _load_json(path)
+        for key in ("idx_to_label", "idx_to_predicate"):
+            if key not in d:
+                raise ValueError(f"{key}: missing from the VG-SGG dict file")
 
-        return read_vg_sgg_dicts(path)[0]
+        def ordered(key: str) -> list[str]:
+            table = d.get(key, {})
+            return [table[k] for k in sorted(table, key=int)]
+
+        return cls(ordered("idx_to_label"), ordered("idx_to_predicate"), ordered("idx_to_attribute"))
 
     @classmethod
     def from_sg2im_vocab(cls, path: str | os.PathLike | Mapping[str, Any]) -> Vocabulary:

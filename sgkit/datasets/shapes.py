@@ -84,6 +84,16 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from sgkit.data import Vocabulary
+from sgkit.data.geometry import (
+    ABOVE,
+    BELOW,
+    INSIDE,
+    LEFT_OF,
+    PREDICATES,
+    RIGHT_OF,
+    SURROUNDING,
+    box_predicates,
+)
 
 from ._graph import build_graph, triplets_to_tensors
 
@@ -114,7 +124,6 @@ __all__ = [
 SHAPES: tuple[str, ...] = ("square", "circle", "triangle")
 COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow")
 SIZES: tuple[str, ...] = ("large", "medium", "small")
-PREDICATES: tuple[str, ...] = ("left of", "right of", "above", "below", "inside", "surrounding")
 SCENE_TYPES: tuple[str, ...] = ("nested", "row", "tower", "cluster", "scatter")
 EDIT_MODES: tuple[str, ...] = ("relationship", "removal", "replacement", "addition")
 GRID: int = 64
@@ -123,7 +132,6 @@ GRID: int = 64
 SQUARE, CIRCLE, TRIANGLE = 0, 1, 2
 RED, GREEN, BLUE, YELLOW = 0, 1, 2, 3
 LARGE, MEDIUM, SMALL = 0, 1, 2
-LEFT_OF, RIGHT_OF, ABOVE, BELOW, INSIDE, SURROUNDING = range(6)
 _OPPOSITE = {LEFT_OF: RIGHT_OF, RIGHT_OF: LEFT_OF, ABOVE: BELOW, BELOW: ABOVE, INSIDE: SURROUNDING, SURROUNDING: INSIDE}
 
 # Inclusive side-length ranges in grid units per size class.
@@ -190,39 +198,6 @@ def shapes_vocabulary(hide_colour: bool = False) -> Vocabulary:
 
 
 # ----------------------------------------------------------------------------- geometry
-def box_predicates(boxes: np.ndarray | Tensor) -> np.ndarray:
-    """Predicate of every ordered pair of boxes by the sg2im COCO rule (module docstring).
-
-    Args:
-        boxes: ``[N, 4]`` boxes ``(x0, y0, x1, y1)`` (any consistent unit).
-
-    Returns:
-        ``[N, N]`` int array, entry ``[s, o]`` = predicate id of ``(s, ?, o)``; the diagonal is -1.
-    """
-    b = boxes.detach().cpu().numpy() if isinstance(boxes, Tensor) else np.asarray(boxes)
-    b = b.astype(np.float64).reshape(-1, 4)
-    x0, y0, x1, y1 = (b[:, k] for k in range(4))
-    cx, cy = x0 + x1, y0 + y1  # twice the centre: same angle
-    dx = cx[:, None] - cx[None, :]
-    dy = cy[:, None] - cy[None, :]
-    # The angle sectors of sg2im's rule decided exactly (no atan2 round-off on the diagonals):
-    # left of |theta| >= 3pi/4, above [-3pi/4, -pi/4) minus -3pi/4, right of [-pi/4, pi/4), below.
-    pred = np.full(dx.shape, BELOW, dtype=np.int64)
-    pred[(dx < 0) & (np.abs(dy) <= -dx)] = LEFT_OF
-    pred[(dy < 0) & (np.abs(dx) < -dy)] = ABOVE
-    pred[((dx > 0) & (-dx <= dy) & (dy < dx)) | ((dx == 0) & (dy == 0))] = RIGHT_OF
-    surround = (
-        (x0[:, None] < x0[None, :])
-        & (y0[:, None] < y0[None, :])
-        & (x1[:, None] > x1[None, :])
-        & (y1[:, None] > y1[None, :])
-    )
-    pred[surround.T] = INSIDE
-    pred[surround] = SURROUNDING
-    np.fill_diagonal(pred, -1)
-    return pred
-
-
 def scene_edges(boxes: np.ndarray | Tensor) -> list[tuple[int, int, int]]:
     """The edge rule of ShapesWorld (module docstring): containment + 1-2 nearest neighbours.
 

@@ -124,9 +124,12 @@ def vg150_vocabulary() -> Vocabulary:
     """The VG150 vocabulary (150 objects, 50 predicates, 200 attributes, 0-based ids).
 
     Loaded from the bundled ``VG-SGG-dicts-with-attri.json`` with
-    :meth:`Vocabulary.from_vg_sgg_dicts` (no download).
+    :func:`sgkit.data.visual_genome.read_vg_sgg_dicts` (no download), so it carries the VG150
+    background/object/part ranks that the hierarchical ordering needs.
     """
-    return Vocabulary.from_vg_sgg_dicts(_dicts())
+    from sgkit.data.visual_genome import read_vg_sgg_dicts
+
+    return read_vg_sgg_dicts(_dicts())[0]
 
 
 def vg150_frequencies(vocab: Vocabulary | None = None) -> tuple[np.ndarray, np.ndarray]:
