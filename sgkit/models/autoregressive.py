@@ -25,61 +25,29 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
 
-from sgkit.data.orderings import get_ordering
-from sgkit.data.scene_graph import NODE, validate
 from sgkit.data.sequence import (
-    GraphSequence,
     SequenceBatch,
     SequenceTokens,
-    encode_xf,
 )
 from sgkit.data.vocab import Vocabulary
-from sgkit.models.autoregressive_gru import PackedLayout, packed_gru
+from sgkit.models.autoregressive_gru import InputGRU, PackedLayout
 from sgkit.models.autoregressive_sampling import AutoregressiveSampling
-from sgkit.models.autoregressive_training import AutoregressiveLikelihood, check_positive
+from sgkit.models.autoregressive_training import (
+    AutoregressiveLikelihood,
+    check_positive,
+)
 from sgkit.models.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["AutoregressiveSceneGraphModel", "InputGRU"]
 
 Hidden = tuple[Tensor, ...]
-
-
-class InputGRU(nn.Module):
-    """Input layer (linear + ReLU) followed by a multi-layer GRU (batch first).
-
-    Args:
-        in_dim: input features.
-        hidden_dim: GRU hidden size (also the size of the input layer's output).
-        num_layers: GRU layers.
-    """
-
-    def __init__(self, in_dim: int, hidden_dim: int, num_layers: int) -> None:
-        super().__init__()
-        self.inp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU())
-        self.gru = nn.GRU(hidden_dim, hidden_dim, num_layers=num_layers, batch_first=True)
-
-    def forward(self, x: Tensor, h: Tensor | None, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Run on ``x`` ``[B, T, in]``; with ``lengths`` only the first ``lengths[b]`` steps are
-        computed (:func:`~sgkit.models.autoregressive_gru.packed_gru`), the outputs beyond them
-        are zero and the state is the one after each sequence's last step."""
-        if lengths is None:
-            return self.gru(self.inp(x), h)
-        layout = PackedLayout.from_lengths(lengths, x.size(1))
-        out, h = self.packed(layout.pack(x), h, layout)
-        return layout.unpack(out, x.size(0)), h
-
-    def packed(self, x: Tensor, h: Tensor | None, layout: PackedLayout) -> tuple[Tensor, Tensor]:
-        """Run on packed inputs ``x`` ``[N, in]`` (see :class:`~sgkit.models.autoregressive_gru.PackedLayout`);
-        returns the packed outputs ``[N, H]`` and the state after each sequence's last step."""
-        return packed_gru(self.gru, self.inp(x), h, layout)
 
 
 class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSampling, nn.Module, metaclass=abc.ABCMeta):
@@ -344,55 +312,6 @@ class AutoregressiveSceneGraphModel(AutoregressiveLikelihood, AutoregressiveSamp
         lf = torch.log_softmax(from_logits, -1).gather(-1, cur_from.unsqueeze(-1)).squeeze(-1)
         edge_nll = (lt + lf).new_zeros(rb.numel()).index_add(0, layout.rows, -(lt + lf))
         return nll.index_add(0, rb, edge_nll)
-
-    # ------------------------------------------------------------------ input checks / encoding
-    def _check_graphs(self, graphs: Sequence[HeteroData], name: str = "graphs") -> None:
-        if isinstance(graphs, HeteroData):
-            raise ValueError(f"{name}: expected a sequence of scene graphs, got a single HeteroData "
-                             f"(wrap it in a list: [{name}])")
-        if graphs is None or len(graphs) == 0:
-            raise ValueError(f"{name}: empty set of graphs (need at least one scene graph)")
-        for k, g in enumerate(graphs):
-            if not isinstance(g, HeteroData):
-                raise ValueError(f"{name}[{k}]: expected a HeteroData scene graph, got {type(g).__name__}")
-            try:
-                validate(g, num_classes=self.num_classes, num_predicates=self.num_predicates)
-            except ValueError as exc:
-                raise ValueError(f"{name}[{k}]: {exc}") from exc
-            n = int(g[NODE].label.numel())
-            if n == 0:
-                raise ValueError(f"{name}[{k}]: empty graph (0 nodes); every sequence has at least one node")
-            if self.max_nodes is not None and n > self.max_nodes:
-                raise ValueError(
-                    f"{name}[{k}]: has {n} nodes, more than max_nodes={self.max_nodes} of the model "
-                    "(build the model with a larger max_nodes or filter the graphs)"
-                )
-
-    def _resolve_ordering(self, ordering: str | Callable[..., Tensor] | None, object_ranks: Sequence[int] | None):
-        if ordering is None:
-            if self.ordering_ is None and self._ordering_was_callable:
-                raise ValueError(
-                    "ordering: this model was trained with a custom callable ordering, which "
-                    "checkpoints do not store; pass it again explicitly (ordering=...)"
-                )
-            ordering = self.ordering_ if self.ordering_ is not None else "random"
-        if object_ranks is None and self.vocab is not None:
-            object_ranks = self.vocab.object_ranks
-        return get_ordering(ordering, object_ranks=object_ranks)
-
-    @property
-    def _device(self) -> torch.device:
-        """Device of the model's parameters and buffers."""
-        return self.first_node_prior.device
-
-    def _encode_all(
-        self,
-        xf: Sequence[tuple[Tensor, Tensor]],
-        graphs: Sequence[HeteroData],
-        order_fn: Callable[..., Tensor],
-        generator: torch.Generator,
-    ) -> list[GraphSequence]:
-        return [encode_xf(X, F, order_fn(g, generator=generator)) for (X, F), g in zip(xf, graphs)]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> str:

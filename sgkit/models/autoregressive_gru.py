@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
-__all__ = ["PackedLayout", "packed_gru"]
+__all__ = ["InputGRU", "PackedLayout", "packed_gru"]
 
 
 @dataclass
@@ -146,3 +146,33 @@ def packed_gru(gru: nn.GRU, data: Tensor, h0: Tensor | None, layout: PackedLayou
     inverse[layout.order] = torch.arange(layout.order.numel(), device=layout.order.device)
     h_n = torch.stack(finals).index_select(1, inverse)
     return data, h_n
+
+
+class InputGRU(nn.Module):
+    """Input layer (linear + ReLU) followed by a multi-layer GRU (batch first).
+
+    Args:
+        in_dim: input features.
+        hidden_dim: GRU hidden size (also the size of the input layer's output).
+        num_layers: GRU layers.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, num_layers: int) -> None:
+        super().__init__()
+        self.inp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU())
+        self.gru = nn.GRU(hidden_dim, hidden_dim, num_layers=num_layers, batch_first=True)
+
+    def forward(self, x: Tensor, h: Tensor | None, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Run on ``x`` ``[B, T, in]``; with ``lengths`` only the first ``lengths[b]`` steps are
+        computed (:func:`~sgkit.models.autoregressive_gru.packed_gru`), the outputs beyond them
+        are zero and the state is the one after each sequence's last step."""
+        if lengths is None:
+            return self.gru(self.inp(x), h)
+        layout = PackedLayout.from_lengths(lengths, x.size(1))
+        out, h = self.packed(layout.pack(x), h, layout)
+        return layout.unpack(out, x.size(0)), h
+
+    def packed(self, x: Tensor, h: Tensor | None, layout: PackedLayout) -> tuple[Tensor, Tensor]:
+        """Run on packed inputs ``x`` ``[N, in]`` (see :class:`~sgkit.models.autoregressive_gru.PackedLayout`);
+        returns the packed outputs ``[N, H]`` and the state after each sequence's last step."""
+        return packed_gru(self.gru, self.inp(x), h, layout)

@@ -14,7 +14,12 @@ from tqdm.auto import tqdm
 
 from sgkit.data.convert import to_xf
 from sgkit.data.scene_graph import EDGE, NODE
-from sgkit.data.sequence import GraphSequence, SequenceBatch, collate_sequences, encode_xf
+from sgkit.data.sequence import (
+    GraphSequence,
+    SequenceBatch,
+    collate_sequences,
+    encode_xf,
+)
 
 Hidden = tuple[Tensor, ...]
 

@@ -17,8 +17,14 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from sgkit.data.convert import to_xf
-from sgkit.data.scene_graph import NODE
-from sgkit.data.sequence import SequenceBatch, collate_sequences
+from sgkit.data.orderings import get_ordering
+from sgkit.data.scene_graph import NODE, validate
+from sgkit.data.sequence import (
+    GraphSequence,
+    SequenceBatch,
+    collate_sequences,
+    encode_xf,
+)
 from sgkit.models.trainer import Trainer, backward_step
 
 __all__ = ["AutoregressiveLikelihood", "check_positive", "check_positive_number", "to_device"]
@@ -214,3 +220,52 @@ class AutoregressiveLikelihood:
         if num_orderings == 1:
             return stacked[0]
         return -(torch.logsumexp(-stacked, dim=0) - math.log(num_orderings))
+
+    # ------------------------------------------------------------------ input checks / encoding
+    def _check_graphs(self, graphs: Sequence[HeteroData], name: str = "graphs") -> None:
+        if isinstance(graphs, HeteroData):
+            raise ValueError(f"{name}: expected a sequence of scene graphs, got a single HeteroData "
+                             f"(wrap it in a list: [{name}])")
+        if graphs is None or len(graphs) == 0:
+            raise ValueError(f"{name}: empty set of graphs (need at least one scene graph)")
+        for k, g in enumerate(graphs):
+            if not isinstance(g, HeteroData):
+                raise ValueError(f"{name}[{k}]: expected a HeteroData scene graph, got {type(g).__name__}")
+            try:
+                validate(g, num_classes=self.num_classes, num_predicates=self.num_predicates)
+            except ValueError as exc:
+                raise ValueError(f"{name}[{k}]: {exc}") from exc
+            n = int(g[NODE].label.numel())
+            if n == 0:
+                raise ValueError(f"{name}[{k}]: empty graph (0 nodes); every sequence has at least one node")
+            if self.max_nodes is not None and n > self.max_nodes:
+                raise ValueError(
+                    f"{name}[{k}]: has {n} nodes, more than max_nodes={self.max_nodes} of the model "
+                    "(build the model with a larger max_nodes or filter the graphs)"
+                )
+
+    def _resolve_ordering(self, ordering: str | Callable[..., Tensor] | None, object_ranks: Sequence[int] | None):
+        if ordering is None:
+            if self.ordering_ is None and self._ordering_was_callable:
+                raise ValueError(
+                    "ordering: this model was trained with a custom callable ordering, which "
+                    "checkpoints do not store; pass it again explicitly (ordering=...)"
+                )
+            ordering = self.ordering_ if self.ordering_ is not None else "random"
+        if object_ranks is None and self.vocab is not None:
+            object_ranks = self.vocab.object_ranks
+        return get_ordering(ordering, object_ranks=object_ranks)
+
+    @property
+    def _device(self) -> torch.device:
+        """Device of the model's parameters and buffers."""
+        return self.first_node_prior.device
+
+    def _encode_all(
+        self,
+        xf: Sequence[tuple[Tensor, Tensor]],
+        graphs: Sequence[HeteroData],
+        order_fn: Callable[..., Tensor],
+        generator: torch.Generator,
+    ) -> list[GraphSequence]:
+        return [encode_xf(X, F, order_fn(g, generator=generator)) for (X, F), g in zip(xf, graphs)]

@@ -14,7 +14,6 @@ import abc
 import contextlib
 import dataclasses
 import os
-import warnings
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import torch
@@ -23,7 +22,6 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from sgkit.data.batch import SceneBatch, check_scenes, collate_scenes
-from sgkit.models.checkpoint import load_checkpoint, save_checkpoint
 from sgkit.models.losses import (
     VGGPerceptualLoss,
     box_loss,
@@ -32,6 +30,7 @@ from sgkit.models.losses import (
     mask_loss,
     multiscale_gan_loss,
 )
+from sgkit.models.scene_gan_checkpoints import SceneGANCheckpoints
 from sgkit.models.sg2im_config import SG2ImConfig
 from sgkit.models.trainer import Trainer, backward_step, materialize
 from sgkit.nn.discriminators import MultiscaleDiscriminator, ObjectDiscriminator
@@ -39,7 +38,7 @@ from sgkit.nn.discriminators import MultiscaleDiscriminator, ObjectDiscriminator
 __all__ = ["SceneGAN"]
 
 
-class SceneGAN(nn.Module, metaclass=abc.ABCMeta):
+class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
     """Base class of the scene-graph-to-image GANs.
 
     Args:
@@ -383,42 +382,3 @@ class SceneGAN(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def generate(self, graphs: Sequence[HeteroData], **kwargs: Any) -> Tensor:
         """Images ``[B, 3, S, S]`` in ``[0, 1]`` generated from ``graphs`` (eval mode)."""
-
-    # ------------------------------------------------------------------ checkpoints
-    def checkpoint_extra(self) -> dict[str, Any]:
-        """Model-specific plain data stored in checkpoints (restored by :meth:`load_extra`)."""
-        return {}
-
-    def load_extra(self, extra: Mapping[str, Any]) -> None:
-        """Restore what :meth:`checkpoint_extra` stored."""
-
-    def save(self, path: str | os.PathLike, *, include_optimizers: bool = False) -> str:
-        """Write a checkpoint (:mod:`sgkit.models.checkpoint`: atomic, never non-finite)."""
-        vocab = self.vocab.to_dict() if self.vocab is not None and hasattr(self.vocab, "to_dict") else None
-        opts = ({k: o.state_dict() for k, o in self._optimizers.items()}
-                if include_optimizers and self._optimizers is not None else None)
-        return save_checkpoint(path, model=type(self).__name__, config=self.config.to_dict(),
-                               state_dict=self.state_dict(), vocab=vocab, optimizers=opts,
-                               history=self.history, extra=self.checkpoint_extra())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "SceneGAN":
-        """Load a checkpoint written by :meth:`save` (``torch.load(..., weights_only=True)``)."""
-        ckpt = load_checkpoint(path, model=cls.__name__, map_location=map_location)
-        vocab = None
-        if ckpt["vocab"] is not None:
-            from sgkit.data import Vocabulary
-
-            vocab = Vocabulary.from_dict(ckpt["vocab"])
-        config = cls.config_class.from_dict(ckpt["config"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the perceptual-loss notice is irrelevant here
-            model = cls(config, vocab=vocab)
-        model.load_state_dict(ckpt["state_dict"])
-        model.history = [dict(h) for h in ckpt["history"]]
-        model.load_extra(ckpt["extra"])
-        if ckpt["optimizers"]:
-            opts = model.configure_optimizers()
-            for k, state in ckpt["optimizers"].items():
-                opts[k].load_state_dict(state)
-        return model
