@@ -67,4 +67,4 @@ freeze: $(STAMP)
 	  $(PY) -m pip install -q -e '.[test,docs,editor,browser]' && $(PY) -m pip freeze --exclude-editable | grep -v -i '^graphkits' ) > .ci/constraints.txt
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .benchmarks docs/_build docs/api/generated
+	rm -rf $(VENV) runs .pytest_cache .benchmarks docs/_build docs/api/generated docs/_generated
