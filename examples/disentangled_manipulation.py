@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None, budget: dict[str, Any] | None = None) ->
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/disentangled_manipulation")
     parser.add_argument("--quick", action="store_true", help="one seed, about 2 minutes")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default; other counts change results only by float rounding)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3, --quick 1)")
     parser.add_argument("--posed", action="store_true", help="train and test on PosedShapesWorld (rotated triangles)")
     parser.add_argument("--steps", type=int, default=None, help="override the budget's training steps per model")

@@ -18,7 +18,8 @@ from torch_geometric.data import HeteroData
 
 from sgkit.data.convert import to_xf
 from sgkit.data.orderings import get_ordering
-from sgkit.data.scene_graph import NODE, validate
+from sgkit.data.batch import check_scenes
+from sgkit.data.scene_graph import NODE
 from sgkit.data.sequence import (
     GraphSequence,
     SequenceBatch,
@@ -228,13 +229,8 @@ class AutoregressiveLikelihood:
                              f"(wrap it in a list: [{name}])")
         if graphs is None or len(graphs) == 0:
             raise ValueError(f"{name}: empty set of graphs (need at least one scene graph)")
+        check_scenes(graphs, self.num_classes, self.num_predicates, name=name)
         for k, g in enumerate(graphs):
-            if not isinstance(g, HeteroData):
-                raise ValueError(f"{name}[{k}]: expected a HeteroData scene graph, got {type(g).__name__}")
-            try:
-                validate(g, num_classes=self.num_classes, num_predicates=self.num_predicates)
-            except ValueError as exc:
-                raise ValueError(f"{name}[{k}]: {exc}") from exc
             n = int(g[NODE].label.numel())
             if n == 0:
                 raise ValueError(f"{name}[{k}]: empty graph (0 nodes); every sequence has at least one node")

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sgkit.models.sg2im_config import vocabulary_sizes
 from sgkit.models.simsg_config import SIMSG_PRESETS, SIMSG_WEIGHTS, SIMSGConfig
 
 __all__ = ["DISPOSITIONET_PRESETS", "DisPositioNetConfig"]
@@ -93,11 +94,7 @@ class DisPositioNetConfig(SIMSGConfig):
             raise ValueError(f"preset must be one of {sorted(DISPOSITIONET_PRESETS)}, got preset={name!r}")
         if weights is not None and weights not in SIMSG_WEIGHTS:
             raise ValueError(f"weights must be one of {sorted(SIMSG_WEIGHTS)}, got weights={weights!r}")
-        if num_objects is None and num_predicates is None and vocab is not None:
-            num_objects, num_predicates = vocab.num_objects, vocab.num_predicates
-        if num_objects is None or num_predicates is None:
-            raise ValueError("num_objects and num_predicates: give both, or a vocabulary (vocab=...), got "
-                             f"num_objects={num_objects!r}, num_predicates={num_predicates!r}")
+        num_objects, num_predicates = vocabulary_sizes(num_objects, num_predicates, vocab)
         kwargs = dict(DISPOSITIONET_PRESETS[name])
         if weights is not None:
             kwargs.update(SIMSG_WEIGHTS[weights]["spade"])

@@ -5,7 +5,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-__all__ = ["PRESETS", "SG2ImConfig"]
+__all__ = ["PRESETS", "SG2ImConfig", "vocabulary_sizes"]
 
 #: Named configurations. ``"crn-64"``/``"spade-64"``: thesis appendix A/B sizes and Table B.1
 #: loss weights. ``"crn-small"``/``"spade-small"``: small CPU models for the examples and tests.
@@ -52,6 +52,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         mask_weight=1.0, lr=1e-3,
     ),
 }
+
+
+def vocabulary_sizes(num_objects: int | None, num_predicates: int | None, vocab: Any = None) -> tuple[int, int]:
+    """``(num_objects, num_predicates)`` given directly or read from ``vocab``.
+
+    Raises:
+        ValueError: when neither both numbers nor a vocabulary are given.
+    """
+    if num_objects is None and num_predicates is None and vocab is not None:
+        num_objects, num_predicates = vocab.num_objects, vocab.num_predicates
+    if num_objects is None or num_predicates is None:
+        raise ValueError("num_objects and num_predicates: give both, or a vocabulary (vocab=...), got "
+                         f"num_objects={num_objects!r}, num_predicates={num_predicates!r}")
+    return num_objects, num_predicates
 
 
 @dataclass
@@ -188,11 +202,7 @@ class SG2ImConfig:
         sizes come from ``num_objects``/``num_predicates`` or from ``vocab``."""
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got preset={name!r}")
-        if num_objects is None and num_predicates is None and vocab is not None:
-            num_objects, num_predicates = vocab.num_objects, vocab.num_predicates
-        if num_objects is None or num_predicates is None:
-            raise ValueError("num_objects and num_predicates: give both, or a vocabulary (vocab=...), got "
-                             f"num_objects={num_objects!r}, num_predicates={num_predicates!r}")
+        num_objects, num_predicates = vocabulary_sizes(num_objects, num_predicates, vocab)
         kwargs = dict(PRESETS[name])
         kwargs.update(overrides)
         return cls(num_objects=num_objects, num_predicates=num_predicates, **kwargs)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sgkit.models.sg2im_config import PRESETS as SG2IM_PRESETS
-from sgkit.models.sg2im_config import SG2ImConfig
+from sgkit.models.sg2im_config import SG2ImConfig, vocabulary_sizes
 
 __all__ = ["SIMSG_PRESETS", "SIMSG_WEIGHTS", "SIMSGConfig"]
 
@@ -128,11 +128,7 @@ class SIMSGConfig(SG2ImConfig):
             raise ValueError(f"preset must be one of {sorted(SIMSG_PRESETS)}, got preset={name!r}")
         if weights is not None and weights not in SIMSG_WEIGHTS:
             raise ValueError(f"weights must be one of {sorted(SIMSG_WEIGHTS)}, got weights={weights!r}")
-        if num_objects is None and num_predicates is None and vocab is not None:
-            num_objects, num_predicates = vocab.num_objects, vocab.num_predicates
-        if num_objects is None or num_predicates is None:
-            raise ValueError("num_objects and num_predicates: give both, or a vocabulary (vocab=...), got "
-                             f"num_objects={num_objects!r}, num_predicates={num_predicates!r}")
+        num_objects, num_predicates = vocabulary_sizes(num_objects, num_predicates, vocab)
         kwargs = dict(SIMSG_PRESETS[name])
         if weights is not None:
             kwargs.update(SIMSG_WEIGHTS[weights][kwargs["decoder"]])

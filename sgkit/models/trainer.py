@@ -209,7 +209,9 @@ class Trainer:
             yield None, idx
 
     def _out_of_time(self, start: float) -> bool:
-        over = self.time_budget is not None and time.monotonic() - start > self.time_budget
+        if self.time_budget is None:
+            return False
+        over = time.monotonic() - start > self.time_budget
         if ddp.world_size() > 1:  # every rank stops at the same step
             device = next(self.module.parameters()).device if self.module is not None else "cpu"
             flag = torch.tensor([1.0 if over else 0.0], device=device)
