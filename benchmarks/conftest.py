@@ -5,7 +5,13 @@ Without it every test collected under ``benchmarks/`` is skipped with that reaso
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# the published-code baselines (published_sgg.py, published_sg2im.py) live beside the benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -13,8 +13,11 @@ one-graph-at-a-time use of the same model):
   ``model.fit`` (all graphs of a batch and all edge sequences of a graph together, packed steps)
   vs ``_reference_epoch``, a plain one-graph-at-a-time implementation of the same model written
   here for comparison only (history GRUs over one graph, then the edge GRUs node by node, one
-  backward pass per graph, one Adam step per 256 graphs). A test checks the two compute the same
-  loss. One torch thread (the 2 shared cores of the test machine make 2-thread timings erratic).
+  backward pass per graph, one Adam step per 256 graphs), and vs ``published``: the execution
+  strategy of the published SceneGraphGen / GraphRNN code (``benchmarks/published_sgg.py``:
+  graphs padded to ``max_nodes``, ``nn.GRU`` over packed node sequences, edge GRUs over the whole
+  padded width). Tests check that all three compute the same loss. One torch thread (the 2 shared
+  cores of the test machine make 2-thread timings erratic).
 
 ``extra_info`` records graphs per second. Run with
 ``python -m pytest benchmarks/test_generation.py --benchmark -q``.
@@ -25,6 +28,7 @@ import pytest
 import torch
 import torch.nn.functional as Fn
 
+from published_sgg import published_batch, published_epoch, published_nll
 from sgkit.data import encode_graph, get_ordering
 from sgkit.datasets import ShapesWorld, vg_like_graphs
 from sgkit.models import GraphRNN, SceneGraphGen
@@ -184,17 +188,34 @@ def test_reference_matches_model(vg_graphs, name):
 
 
 @pytest.mark.parametrize("name", ["SceneGraphGen", "GraphRNN"])
-@pytest.mark.parametrize("impl", ["batched", "one_graph_at_a_time"])
+def test_published_strategy_matches_model(vg_graphs, name):
+    """The published code's padded strategy computes the model's summed teacher-forced loss."""
+    from sgkit.data import collate_sequences
+
+    torch.set_num_threads(1)
+    cls = {"SceneGraphGen": SceneGraphGen, "GraphRNN": GraphRNN}[name]
+    model = cls(150, 50, **THESIS)
+    seqs = [encode_graph(g) for g in vg_graphs[:6]]
+    with torch.no_grad():
+        fast = model.sequence_nll(collate_sequences(seqs, num_classes=150, num_predicates=50)).sum()
+        pub = published_nll(model, published_batch(model, seqs))
+    torch.testing.assert_close(pub, fast, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["SceneGraphGen", "GraphRNN"])
+@pytest.mark.parametrize("impl", ["batched", "published", "one_graph_at_a_time"])
 @pytest.mark.benchmark(group="generation-training-vg")
 def test_train_vg(benchmark, vg_graphs, name, impl):
     torch.set_num_threads(1)
     cls = {"SceneGraphGen": SceneGraphGen, "GraphRNN": GraphRNN}[name]
     model = cls(150, 50, **THESIS)
-    graphs = vg_graphs if impl == "batched" else vg_graphs[:VG_BATCH]
+    graphs = vg_graphs[:VG_BATCH] if impl == "one_graph_at_a_time" else vg_graphs
 
     def run():
         if impl == "batched":
             model.fit(graphs, epochs=1, batch_size=VG_BATCH, progress=False)
+        elif impl == "published":
+            published_epoch(model, graphs, VG_BATCH)
         else:
             _reference_epoch(model, graphs)
 

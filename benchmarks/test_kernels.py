@@ -12,7 +12,9 @@ Groups (each compares contenders in the same run; ``extra_info`` carries pairs/s
   (``max_memory=None``), plus the id-dtype check of :func:`sgkit.kernels.base.check_graphs`.
 * ``objset-gram``: object-set Gram of 2,000 graphs vs the per-pair formula (100 x 100 subset).
 * ``mmd-20k``: MMD between 20,000 and 20,000 graphs in linear memory (stretch goal; tracemalloc
-  peak reported); ``mmd-5k-paths``: that sorted-prefix-sum path vs explicit Gram blocks.
+  peak reported); ``mmd-5k-paths``: that sorted-prefix-sum path vs explicit Gram blocks;
+  ``mmd-100k``: the exact MMD of 100,000 vs 100,000 graphs (random-walk ``usggen`` and
+  object-set kernels), which stays near-linear in the number of graphs.
 * ``graph-stats``: degree and clustering MMD for 1,000 vs 1,000 graphs vs the direct GraphRNN
   formula (scipy ``wasserstein_distance`` per pair, 60 vs 60 subset).
 """
@@ -154,6 +156,22 @@ def test_mmd_20k_blockwise(benchmark, graphs_20k, kernel: str) -> None:
     benchmark.extra_info["traced_peak_mib"] = peak / 2**20
     benchmark.extra_info["process_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     _rate(benchmark, 40000 * 40000)
+
+
+@pytest.fixture(scope="module")
+def graphs_100k() -> tuple[list, list]:
+    return vg_like_graphs(100_000, seed=0), vg_like_graphs(100_000, seed=1)
+
+
+@pytest.mark.parametrize("kernel", ["usggen", "object_set"])
+def test_mmd_100k(benchmark, graphs_100k, kernel: str) -> None:
+    """100,000 vs 100,000 graphs through the sorted prefix sums (the Gram would hold 4e10 entries)."""
+    benchmark.group = "mmd-100k"
+    x, y = graphs_100k
+    kern = ObjectSetKernel() if kernel == "object_set" else RandomWalkKernel(mode=kernel)
+    value = benchmark.pedantic(mmd, args=(x, y, kern), kwargs={"progress": False}, rounds=1, iterations=1)
+    benchmark.extra_info["mmd_x1e3"] = value * 1e3
+    _rate(benchmark, 200_000 * 200_000)
 
 
 @pytest.mark.parametrize("path", ["prefix_sums", "gram_blocks"])

@@ -5,8 +5,11 @@
 - ``sg2im-train-step``: one training step (generator + both discriminators) of the small CRN
   and SPADE presets on a batch of 8 ShapesWorld scenes.
 - ``sg2im-step-64``: the step of each preset (``crn-64``, ``spade-64``, ``crn-small``,
-  ``spade-small``) at 64x64, batch 16, four contenders timed in alternation in the same run
-  (median of the rounds, ratios in ``extra_info``): ``reference`` (the step written out below:
+  ``spade-small``) at 64x64, batch 16, five contenders timed in alternation in the same run
+  (median of the rounds, ratios in ``extra_info``): ``published`` (the reference step computed
+  with the published code's layout, crop and refinement-decoder operations,
+  ``benchmarks/published_sg2im.py``; the baseline of the ``*_vs_published`` ratios),
+  ``reference`` (the step written out below:
   discriminator weight gradients computed and discarded in the generator update, Adam per
   tensor), ``default`` (``train_step``: discriminators frozen during the generator update, the
   same arithmetic), ``fast`` (``set_step_options(fused_adam=True, channels_last=True,
@@ -20,20 +23,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from published_sg2im import published_ops, sg2im_style_crop, sg2im_style_masks_to_layout
+from sgkit.nn import masks_to_layout
 from sgkit.nn.discriminators import crop_boxes
-
-
-def _sg2im_style_crop(images: torch.Tensor, boxes: torch.Tensor, batch: torch.Tensor,
-                      size: int) -> torch.Tensor:
-    """Baseline: expand each object's image and bilinearly sample a size x size grid in its box."""
-    O = boxes.shape[0]
-    x0, y0, x1, y1 = boxes.unbind(1)
-    t = (torch.arange(size, dtype=boxes.dtype) + 0.5) / size
-    xs = x0.view(O, 1) + t.view(1, size) * (x1 - x0).view(O, 1)
-    ys = y0.view(O, 1) + t.view(1, size) * (y1 - y0).view(O, 1)
-    grid = torch.stack([xs.view(O, 1, size).expand(O, size, size),
-                        ys.view(O, size, 1).expand(O, size, size)], dim=-1) * 2 - 1
-    return F.grid_sample(images[batch], grid, mode="bilinear", align_corners=False)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +45,21 @@ def test_crops_agree(crop_inputs) -> None:
     # both sample the bin centres bilinearly (roi_align with sampling_ratio=1); they differ only
     # within half a pixel of the image border (roi_align clamps, grid_sample pads with zeros)
     a = crop_boxes(images, boxes, batch, 32)
-    b = _sg2im_style_crop(images, boxes, batch, 32)
+    b = sg2im_style_crop(images, boxes, batch, 32)
     differ = (a - b).abs() > 1e-4
     assert a.shape == b.shape and float(differ.float().mean()) < 1e-3
+
+
+def test_published_layout_equals_ours() -> None:
+    """The published layout ([O, D, H, W] warps summed per image) equals masks_to_layout."""
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(20, 8, generator=g, dtype=torch.double)
+    xy = torch.rand(20, 2, generator=g, dtype=torch.double) * 0.5
+    boxes = torch.cat([xy, xy + 0.3], 1)
+    masks = torch.rand(20, 16, 16, generator=g, dtype=torch.double)
+    batch = torch.arange(4).repeat_interleave(5)
+    torch.testing.assert_close(sg2im_style_masks_to_layout(feats, boxes, masks, batch, 4, 32),
+                               masks_to_layout(feats, boxes, masks, batch, 4, 32))
 
 
 @pytest.mark.benchmark(group="sg2im-crops")
@@ -67,7 +71,7 @@ def test_bench_crops_roi_align(benchmark, crop_inputs) -> None:
 @pytest.mark.benchmark(group="sg2im-crops")
 def test_bench_crops_sg2im_grid_sample(benchmark, crop_inputs) -> None:
     images, boxes, batch = crop_inputs
-    benchmark(_sg2im_style_crop, images, boxes, batch, 32)
+    benchmark(sg2im_style_crop, images, boxes, batch, 32)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +108,7 @@ def test_bench_train_step_spade_small(benchmark, scene_batch) -> None:
 STEP_PRESETS = ["crn-small", "spade-small", "crn-64", "spade-64"]
 STEP_ROUNDS = {"crn-small": 5, "spade-small": 5, "crn-64": 2, "spade-64": 2}
 STEP_OPTIONS = {
+    "published": None,
     "reference": None,
     "default": {},
     "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True),
@@ -153,8 +158,13 @@ def test_bench_step_64(benchmark, scenes64, preset) -> None:
             models[k].set_step_options(**options)
     batch = models["reference"].collate(scenes64)
     assert batch.images.shape == (16, 3, 64, 64)
+    def published(m=models["published"]) -> None:
+        with published_ops():
+            _reference_step(m, batch)
+
     steps = {k: (lambda m=m: _reference_step(m, batch)) if k == "reference" else (lambda m=m: m.train_step(batch))
              for k, m in models.items()}
+    steps["published"] = published
     # first steps from the same weights on the same batch: the same losses (bf16: to 2e-2)
     firsts = {k: fn() for k, fn in steps.items()}
     for k in ("fast", "fast_bf16"):
@@ -172,3 +182,4 @@ def test_bench_step_64(benchmark, scenes64, preset) -> None:
     for k, v in med.items():
         benchmark.extra_info[f"{k}_s"] = v
         benchmark.extra_info[f"{k}_speedup"] = med["reference"] / v
+        benchmark.extra_info[f"{k}_vs_published"] = med["published"] / v

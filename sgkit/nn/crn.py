@@ -131,6 +131,15 @@ def resize_layout(layout: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
     return F.interpolate(layout, size=(h, w), mode="nearest")
 
 
+def match_memory_format(layout: Tensor, weight: Tensor) -> Tensor:
+    """``layout`` in ``torch.channels_last`` format when the convolution ``weight`` is, so that
+    a decoder's concatenations and convolutions need no conversion per module (values unchanged)."""
+    if weight.dim() == 4 and weight.size(1) > 1 and weight.size(-1) > 1 and \
+            weight.is_contiguous(memory_format=torch.channels_last):
+        return layout.contiguous(memory_format=torch.channels_last)
+    return layout
+
+
 class CRNDecoder(nn.Module):
     r"""Cascaded refinement network mapping a scene layout to an image.
 
@@ -219,6 +228,7 @@ class CRNDecoder(nn.Module):
                 f"layout height and width must be divisible by 2**len(dims) = {factor}, "
                 f"got {h}x{w}"
             )
+        layout = match_memory_format(layout, self.output[0].weight)
         feats = layout.new_zeros(b, 1, h // factor, w // factor)
         for module in self.refinement:
             feats = F.interpolate(feats, scale_factor=2.0, mode="nearest")

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgkit.nn.crn import resize_layout
+from sgkit.nn.crn import match_memory_format, resize_layout
 from sgkit.nn.spade import SPADEDecoder, SPADEResBlock
 
 __all__ = ["SourceSPADEDecoder", "SourceSPADEResBlock"]
@@ -91,6 +91,7 @@ class SourceSPADEDecoder(SPADEDecoder):
         factor = 2 ** (len(self.dims) - 1)
         if h % factor or w % factor:
             raise ValueError(f"input height and width must be divisible by {factor}, got {h}x{w}")
+        lay = match_memory_format(lay, self.output[0].weight)
         x = resize_layout(lay, (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgkit.nn.crn import resize_layout
+from sgkit.nn.crn import match_memory_format, resize_layout
 
 __all__ = ["SPADE", "SPADEResBlock", "SPADEDecoder"]
 
@@ -251,6 +251,7 @@ class SPADEDecoder(nn.Module):
                 f"layout height and width must be divisible by 2**(len(dims) - 1) = {factor}, "
                 f"got {h}x{w}"
             )
+        layout = match_memory_format(layout, self.output[0].weight)
         x = resize_layout(layout, (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:

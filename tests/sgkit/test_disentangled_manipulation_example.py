@@ -38,7 +38,7 @@ def test_main_writes_results_criteria_and_figures(tmp_path):
         assert c["holds"] == ex._holds(name, c["value"])
     assert set(saved["table"]) == set(ex.MODELS)
     for row in saved["table"].values():
-        assert row["steps"] == 2 and row["diversity"] >= 0 and row["gt_roi_mae"] > 0
+        assert row["steps"] == 2 and row["diversity"] >= 0 and row["gt_roi_mae"] > 0 and row["relationship_roi_mae"] > 0
     assert saved["falsified"]["value"] == (not saved["criteria"]["corrupted_mae_dispo_minus_simsg"]["holds"]
                                            and not saved["criteria"]["diversity_ratio"]["holds"])
     assert res["budget"]["seeds"] == 1

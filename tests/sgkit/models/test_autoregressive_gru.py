@@ -12,7 +12,7 @@ def test_packed_gru_matches_nn_gru_outputs_states_and_gradients() -> None:
     gru = nn.GRU(5, 7, num_layers=2, batch_first=True).double()
     lengths = torch.tensor([3, 6, 1, 6, 4])
     x = torch.randn(5, 6, 5, dtype=torch.double, requires_grad=True)
-    h0 = torch.randn(2, 5, 7, dtype=torch.double)
+    h0 = torch.randn(2, 5, 7, dtype=torch.double, requires_grad=True)
     # reference: torch's own packed sequence
     packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     ref_out, ref_h = gru(packed, h0)
@@ -22,8 +22,9 @@ def test_packed_gru_matches_nn_gru_outputs_states_and_gradients() -> None:
     out = layout.unpack(out, 5)
     torch.testing.assert_close(out, ref_out)
     torch.testing.assert_close(h, ref_h)
-    g_ref = torch.autograd.grad(ref_out.square().sum(), [x, *gru.parameters()])
-    g_new = torch.autograd.grad(out.square().sum(), [x, *gru.parameters()])
+    w = torch.randn(2, 5, 7, dtype=torch.double)  # the final states enter the loss too
+    g_ref = torch.autograd.grad(ref_out.square().sum() + (ref_h * w).sum(), [x, h0, *gru.parameters()])
+    g_new = torch.autograd.grad(out.square().sum() + (h * w).sum(), [x, h0, *gru.parameters()])
     for a, b in zip(g_new, g_ref):
         torch.testing.assert_close(a, b)
 
@@ -38,3 +39,15 @@ def test_layout_round_trip_and_bad_lengths() -> None:
     assert torch.equal(back[1], x[1]) and torch.equal(back[0, :2], x[0, :2]) and back[0, 2].item() == 0
     with pytest.raises(ValueError, match=r"lengths: expected values in \[1, 3\]"):
         PackedLayout.from_lengths(torch.tensor([0, 2]), 3)
+
+
+
+def test_gate_backward_passes_gradcheck() -> None:
+    """The hand-written gate backward against finite differences (double precision)."""
+    from sgkit.models.autoregressive_gru import _GRUGates
+
+    torch.manual_seed(1)
+    gi = torch.randn(4, 9, dtype=torch.double, requires_grad=True)
+    gh = torch.randn(4, 9, dtype=torch.double, requires_grad=True)
+    h = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_GRUGates.apply, (gi, gh, h))

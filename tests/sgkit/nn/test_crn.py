@@ -60,3 +60,22 @@ def test_crn_decoder_bad_arguments() -> None:
         dec(torch.randn(1, 4, 12, 12))
     with pytest.raises(ValueError, match="layout must have shape"):
         dec(torch.randn(1, 3, 16, 16))
+
+
+def test_layout_follows_channels_last_weights_with_the_same_output() -> None:
+    """A decoder whose weights are channels_last converts the layout once; the values do not change."""
+    import torch
+
+    from sgkit.nn import CRNDecoder
+    from sgkit.nn.crn import match_memory_format
+
+    torch.manual_seed(0)
+    dec = CRNDecoder(5, dims=(8, 6, 4)).eval()
+    layout = torch.randn(2, 5, 16, 16)
+    ref = dec(layout)
+    conv = dec.output[0].weight
+    assert match_memory_format(layout, conv) is layout  # NCHW weights: untouched
+    dec.to(memory_format=torch.channels_last)
+    moved = match_memory_format(layout, dec.output[0].weight)
+    assert moved.is_contiguous(memory_format=torch.channels_last) and torch.equal(moved, layout)
+    torch.testing.assert_close(dec(layout), ref, rtol=1e-5, atol=1e-6)
