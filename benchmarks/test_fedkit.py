@@ -5,8 +5,9 @@ or 1,000 clients (10 % take part): 100 local trainings per round, 1 local epoch,
 Each case runs a few rounds only. Flower's time per round is measured inside its strategy
 (``configure_train`` to the end of ``aggregate_train``, Ray start-up excluded); the reported
 ``rounds_per_s`` of every contender is in ``extra_info``. ``test_builtin_paths`` runs the loop,
-the vectorised path and ``vectorized="auto"`` interleaved round by round in one test (the median
-round of each, so a change in the machine's load hits all three alike) and reports the ratios
+the vectorised path and ``vectorized="auto"`` interleaved round by round in one test (one
+untimed warm-up round each, then the median of ``PATH_ROUNDS`` rounds, so a change in the
+machine's load hits all three alike) and reports the ratios
 ``vmap_over_loop`` and ``auto_over_best`` (speed of the automatic choice relative to the faster
 of the two paths: 1.0 when it picks the faster one).
 
@@ -25,6 +26,7 @@ from fedkit.simulate import Simulator
 from fedkit.strategies import FedAvg
 
 ROUNDS = 3
+PATH_ROUNDS = 7  # timed rounds of test_builtin_paths, after one untimed warm-up round per path
 CASES = {100: 1.0, 1000: 0.1}  # clients -> participation
 _DATA: dict[int, object] = {}
 
@@ -97,9 +99,12 @@ def test_builtin_paths(benchmark, m):
     paths = (("loop", False), ("vmap", True), ("auto", "auto"))
     _data(m)
 
+    for name, v in paths:  # warm-up: first-round allocations, vmap tracing, auto's choice
+        _round_seconds(m, v, -1)
+
     def run() -> dict[str, float]:
         times: dict[str, list[float]] = {name: [] for name, _ in paths}
-        for r in range(ROUNDS):
+        for r in range(PATH_ROUNDS):
             for name, v in paths:
                 times[name].append(_round_seconds(m, v, r))
         return {name: 1.0 / sorted(ts)[len(ts) // 2] for name, ts in times.items()}

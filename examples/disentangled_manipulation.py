@@ -40,8 +40,8 @@ Pre-registered criteria (IMAGE_MODELS.md 5.3), ``results["criteria"][name] = {"v
 
 The claim is falsified if (b) and (c) both fail. ``--quick`` runs one seed on a smoke budget: the
 criteria are reported, not expected to hold. Figures: several samples of the same edit side by
-side (``samples.png``) and a pose sweep (``pose_sweep.png``: one object's affine transform set by
-hand to rotations, appearance fixed by the deterministic mode). ``--posed`` uses
+side (``samples.png``) and a pose sweep (``pose_sweep.png``: the edited object's affine transform
+set by hand to rotations, appearance fixed by the deterministic mode). ``--posed`` uses
 :class:`sgkit.datasets.PosedShapesWorld` (rotated triangles) instead of the plain world.
 
 Usage::
@@ -211,22 +211,24 @@ def _figures(out: str, seed_result: dict[str, Any]) -> list[str]:
     path = os.path.join(out, "samples.png")
     fig.savefig(path, dpi=90)
     files.append(path)
-    # pose sweep: the largest object of the first replacement edit, rotated by hand
-    p = pairs["replacement"][0]
-    box = p["target"]["object"].box
-    node = int(((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])).argmax())
-    base = dispo.manipulate_pairs([p], deterministic=True, seed=0)
+    # pose sweep: the generated object of the first replacement and addition edits (the node the
+    # model draws anew), its affine transform set by hand to rotations
     angles = [-90, -45, -20, 0, 20, 45, 90]
-    fig = matplotlib.figure.Figure(figsize=(1.4 * (len(angles) + 1), 1.8))
-    axes = fig.subplots(1, len(angles) + 1, squeeze=False)[0]
-    _show(axes[0], p["source"].image, "source")
-    for j, deg in enumerate(angles):
-        poses = base.poses[0].clone()
-        a = math.radians(deg)
-        poses[node] = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])
-        img = dispo.manipulate_pairs([p], deterministic=True, poses=[poses], seed=0).image[0]
-        _show(axes[j + 1], img, f"largest object, {deg} deg")
-    fig.suptitle("pose sweep: one object's affine transform set by hand, appearance fixed", fontsize=9)
+    sweeps = [(mode, pairs[mode][0]) for mode in DIVERSITY_MODES if pairs[mode]]
+    fig = matplotlib.figure.Figure(figsize=(1.4 * (len(angles) + 2), 1.7 * len(sweeps)))
+    axes = fig.subplots(len(sweeps), len(angles) + 2, squeeze=False)
+    for r, (mode, p) in enumerate(sweeps):
+        node = int(p["info"]["node"])
+        base = dispo.manipulate_pairs([p], deterministic=True, seed=0)
+        _show(axes[r][0], p["source"].image, f"{mode}: source")
+        _show(axes[r][1], p["target"].image, "exact target")
+        for j, deg in enumerate(angles):
+            poses = base.poses[0].clone()
+            a = math.radians(deg)
+            poses[node] = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])
+            img = dispo.manipulate_pairs([p], deterministic=True, poses=[poses], seed=0).image[0]
+            _show(axes[r][j + 2], img, f"edited object, {deg} deg")
+    fig.suptitle("pose sweep: the edited object's affine transform set by hand, appearance fixed", fontsize=9)
     fig.tight_layout()
     path = os.path.join(out, "pose_sweep.png")
     fig.savefig(path, dpi=90)
