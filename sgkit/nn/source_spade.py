@@ -91,7 +91,7 @@ class SourceSPADEDecoder(SPADEDecoder):
         factor = 2 ** (len(self.dims) - 1)
         if h % factor or w % factor:
             raise ValueError(f"input height and width must be divisible by {factor}, got {h}x{w}")
-        lay = match_memory_format(lay, self.output[0].weight)
+        lay, src = (match_memory_format(t, self.output[0].weight) for t in (lay, src))
         x = resize_layout(lay, (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:
