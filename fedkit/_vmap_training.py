@@ -1,4 +1,5 @@
-"""The vectorised training path of :class:`fedkit.simulate.Simulator` (all clients under ``vmap``)."""
+"""The vectorised training path of :class:`fedkit.simulate.Simulator` (all clients under ``vmap``)
+and the rules of which models train under ``vmap`` (:func:`vmap_pays_off`, :func:`is_stochastic`)."""
 from __future__ import annotations
 
 import math
@@ -11,11 +12,20 @@ from torch.func import functional_call
 
 from fedkit.datasets import FederatedDataset
 
-__all__ = ["VMAP_CONV_MAX_BATCH", "VmapTraining", "vmap_pays_off"]
+__all__ = ["STOCHASTIC_MODULES", "VMAP_CONV_MAX_BATCH", "VmapTraining", "is_stochastic", "vmap_pays_off"]
 
 #: largest typical mini-batch (samples per client step) at which ``vectorized="auto"`` still
 #: trains a model with convolutions under ``vmap`` (see :func:`vmap_pays_off`).
 VMAP_CONV_MAX_BATCH = 12
+
+#: module types whose training-mode forward pass draws random numbers (``vmap`` cannot batch them
+#: in its default randomness mode, so such models train in the loop).
+STOCHASTIC_MODULES: tuple[type[nn.Module], ...] = (nn.modules.dropout._DropoutNd, nn.RReLU)
+
+
+def is_stochastic(model: nn.Module) -> bool:
+    """Whether ``model`` contains a module of :data:`STOCHASTIC_MODULES` (dropout family, RReLU)."""
+    return any(isinstance(m, STOCHASTIC_MODULES) for m in model.modules())
 
 
 def vmap_pays_off(model: nn.Module, data: FederatedDataset, batch_size: int) -> bool:
