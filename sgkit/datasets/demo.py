@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .shapes import EDIT_MODES, SCENE_TYPES, ShapesWorld, object_colors
+from .shapes import ShapesWorld
+from .shapes_vocab import EDIT_MODES, SCENE_TYPES, object_colors
 from .vg_like import vg150_vocabulary, vg_like_graphs
 
 __all__ = ["run_demo", "main"]

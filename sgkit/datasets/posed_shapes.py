@@ -11,14 +11,16 @@ predicates and edges are those of the plain world. Edit pairs keep every survivi
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from sgkit.datasets.shapes import SHAPES, ShapesWorld, decompose_category, object_colors
+from sgkit.datasets.shapes import ShapesWorld
+from sgkit.datasets.shapes_vocab import SHAPES, decompose_category, object_colors
 
 __all__ = ["PosedShapesWorld", "posed_masks", "render_posed"]
 

@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
-from sgkit.datasets.shapes import COLOURS, SCENE_TYPES, ShapesWorld, category_id, object_colors, render_scenes
+from sgkit.datasets.shapes import ShapesWorld
+from sgkit.datasets.shapes_render import render_scenes
+from sgkit.datasets.shapes_vocab import COLOURS, SCENE_TYPES, category_id, object_colors
 
 __all__ = ["BACKGROUNDS", "GAINS", "ShapesStyleTasks", "TaskStyle", "apply_style", "shapes_style_tasks"]
 
