@@ -2,7 +2,7 @@
 
 The NIfTI layout (``dataset.json``, ``imagesTr/``, ``labelsTr/``) is split into one data set per
 modality and label, volumes normalised with the mean and standard deviation of their non-zero
-voxels, slices resized with :func:`medkit.datasets.oct.resize_pair` (images bilinearly, label maps
+voxels, slices resized with :func:`medkit.datasets.slice_resize.resize_pair` (images bilinearly, label maps
 with nearest neighbour, never interpolated) and kept when the object covers at least
 ``min_pixels`` pixels after resizing.
 """
@@ -18,8 +18,8 @@ from torch import Tensor
 
 from medkit._checks import reading
 from medkit._imports import require
-from medkit.datasets.oct import resize_pair
 from medkit.datasets.organ_volumes import OrganVolumes
+from medkit.datasets.slice_resize import resize_pair
 from medkit.datasets.volume_normalization import normalize_volume
 
 __all__ = ["load_decathlon"]
@@ -48,7 +48,7 @@ def load_decathlon(
     Every (modality, non-background label) pair becomes one :class:`OrganVolumes` whose ``organ``
     is the task's organ, so a task with ``z`` such pairs gives each the sampling weight ``1/z``.
     Volumes are sliced along ``axis``, normalised per modality with :func:`normalize_volume`,
-    resized with :func:`medkit.datasets.oct.resize_pair` (label maps nearest-neighbour), and a
+    resized with :func:`medkit.datasets.slice_resize.resize_pair` (label maps nearest-neighbour), and a
     slice is kept only if its binary mask has at least ``min_pixels`` foreground pixels after
     resizing (MetaMedSeg's per-organ presence threshold). Volumes left without slices are dropped, and so are data sets
     left without volumes.
