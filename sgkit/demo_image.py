@@ -1,24 +1,27 @@
 """The image stage of ``make demo``: a small SG2Im trained in about a minute and a half.
 
 :func:`demo_stage` pre-trains the layout part, trains a small SG2Im on ShapesWorld scenes and
-writes image grids and metrics; ``python -m sgkit.demo`` calls it after the graph stages.
+writes image grids and metrics; :func:`stage_images` is the pipeline stage of
+``python -m sgkit.demo`` that calls it after the graph stages.
 """
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch_geometric.data import HeteroData
 
 from sgkit.data import EDGE, NODE
 from sgkit.data.batch import collate_scenes
+from sgkit.demo_config import DemoConfig, log
 from sgkit.metrics.object_check import category_colours, evaluate_generation
 from sgkit.models import SG2Im, SG2ImConfig
 from sgkit.viz import plot_generation, save_image_grid
 
-__all__ = ["demo_stage"]
+__all__ = ["demo_stage", "stage_images"]
 
 
 def _infer_sizes(scenes: Sequence[HeteroData]) -> tuple[int, int]:
@@ -183,3 +186,41 @@ def _demo_stage(
                                            .abs().mean()),
                    seconds=seconds, files=files)
     return metrics
+
+
+def stage_images(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
+    """Short SG2Im stage (issue 5): images from ground-truth graphs and from SceneGraphGen samples."""
+    if cfg.image_steps <= 0:
+        log("image stage skipped (image_steps=0)")
+        return
+    from sgkit.datasets import ShapesWorld
+
+    ds = ctx["dataset"]
+    n_img = min(cfg.image_scenes, cfg.num_train)
+    scenes = [ds[i] for i in range(n_img)]
+    # Layout pre-training needs graphs only: the training graphs not used as image scenes (the
+    # stage holds out the last image scenes for evaluation) plus fresh graphs of another seed.
+    layout_graphs = list(ctx["train"][n_img:]) + ShapesWorld(5000, seed=cfg.seed + 7919, progress=False).graphs()
+    sampled = ctx.get("samples", {}).get("SceneGraphGen")
+    res = demo_stage(
+        scenes,
+        cfg.out,
+        graphs_for_generation=list(sampled[:16]) if sampled else None,
+        steps=cfg.image_steps,
+        time_budget=cfg.image_seconds,
+        layout_graphs=layout_graphs,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        num_threads=None,
+    )
+    ctx["results"]["sg2im"] = {k: v for k, v in res.items() if isinstance(v, (int, float, str))}
+    for title, name in (
+        ("SG2Im: ground-truth images", "sg2im_ground_truth.png"),
+        ("SG2Im: generated with ground-truth boxes", "sg2im_gt_boxes.png"),
+        ("SG2Im: generated from graphs with the predicted layout", "sg2im_predicted_layout.png"),
+        ("SG2Im: generated from graphs sampled by SceneGraphGen", "sg2im_generated_graphs.png"),
+    ):
+        path = os.path.join(cfg.out, name)
+        if os.path.exists(path):
+            ctx["figures"][title] = path
+    log(f"SG2Im: {ctx['results']['sg2im']}")
