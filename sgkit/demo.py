@@ -21,7 +21,7 @@ The budget of the default run (1,500 training scenes, 25 epochs with the learnin
 0.92 per epoch, one torch thread) takes about 90 s of CPU time, well under the 10 minutes allowed
 on 2 cores; ``--quick`` is a smoke-test budget.
 
-Anomaly scores (issue 4): besides the thesis' whole-graph NLL, whose AUROC on ShapesWorld is
+Anomaly scores: besides the thesis' whole-graph NLL, whose AUROC on ShapesWorld is
 limited by the spread of NLL over graph sizes (3-10 nodes), the demo reports the NLL per node and
 the *size-standardised* NLL of :mod:`sgkit.models.anomaly` (NLL relative to the model's own
 samples of the same size), its headline score (``results["auroc_size"]``).

@@ -25,7 +25,7 @@ class DemoConfig:
         epochs: training epochs of each model.
         batch_size: graphs per optimisation step.
         lr: Adam learning rate.
-        lr_decay: multiplicative decay of the learning rate after every epoch (issue 4: with
+        lr_decay: multiplicative decay of the learning rate after every epoch (with
             0.92 the final training loss of SceneGraphGen drops by about 1 nat per graph
             compared with a constant rate at the same budget).
         num_samples: graphs sampled from each model.

@@ -189,7 +189,7 @@ def _demo_stage(
 
 
 def stage_images(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
-    """Short SG2Im stage (issue 5): images from ground-truth graphs and from SceneGraphGen samples."""
+    """Short SG2Im stage: images from ground-truth graphs and from SceneGraphGen samples."""
     if cfg.image_steps <= 0:
         log("image stage skipped (image_steps=0)")
         return

@@ -19,7 +19,7 @@ Scores (``normalize`` of :func:`anomaly_auroc`):
   :func:`standardize_nll`). It asks "how surprising is this graph compared with graphs of the
   same size that the model would generate"; it needs no data besides the model, and ranks
   graphs of one size exactly as the whole-graph NLL does. The demo reports all three; the
-  ``"size"`` score is its headline anomaly score (issue 4).
+  ``"size"`` score is its headline anomaly score.
 """
 from __future__ import annotations
 
