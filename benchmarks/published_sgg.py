@@ -12,7 +12,8 @@ the maths. It is written here for the benchmark only.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as Fn
@@ -22,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from sgkit.data import encode_graph, get_ordering
 from sgkit.models import GraphRNN
 
-__all__ = ["published_batch", "published_nll", "published_epoch"]
+__all__ = ["published_batch", "published_nll", "published_epoch", "train_epoch"]
 
 
 def published_batch(model, seqs: Sequence) -> dict[str, Tensor]:
@@ -119,8 +120,10 @@ def published_nll(model, b: dict[str, Tensor]) -> Tensor:
     return nll + lt + lf
 
 
-def published_epoch(model, graphs: Sequence, batch_size: int, seed: int = 0) -> None:
-    """One epoch the published way: random orders, per-graph padded arrays, Adam, clipping 5."""
+def train_epoch(model, graphs: Sequence, batch_size: int, backward: Callable[[Any, list], None],
+                seed: int = 0) -> None:
+    """One epoch of the baselines' shared loop: random orders, Adam, clipping 5; ``backward(model,
+    seqs)`` accumulates the gradient of the batch's mean NLL for the encoded sequences ``seqs``."""
     gen = torch.Generator().manual_seed(seed)
     order_fn = get_ordering("random")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -130,6 +133,12 @@ def published_epoch(model, graphs: Sequence, batch_size: int, seed: int = 0) -> 
         idx = perm[start : start + batch_size]
         seqs = [encode_graph(graphs[i], order_fn(graphs[i], generator=gen)) for i in idx]
         opt.zero_grad(set_to_none=True)
-        (published_nll(model, published_batch(model, seqs)) / len(idx)).backward()
+        backward(model, seqs)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+
+
+def published_epoch(model, graphs: Sequence, batch_size: int, seed: int = 0) -> None:
+    """One epoch the published way: per-graph padded arrays, one backward pass per batch."""
+    train_epoch(model, graphs, batch_size,
+                lambda m, seqs: (published_nll(m, published_batch(m, seqs)) / len(seqs)).backward(), seed)

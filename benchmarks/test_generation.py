@@ -27,9 +27,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as Fn
+from published_sgg import published_batch, published_epoch, published_nll, train_epoch
 
-from published_sgg import published_batch, published_epoch, published_nll
-from sgkit.data import encode_graph, get_ordering
+from sgkit.data import encode_graph
 from sgkit.datasets import ShapesWorld, vg_like_graphs
 from sgkit.models import GraphRNN, SceneGraphGen
 
@@ -155,21 +155,15 @@ def _reference_nll(model, seq):
     return nll
 
 
+def _reference_backward(model, seqs):
+    """One backward pass per graph (the one-graph-at-a-time strategy)."""
+    for seq in seqs:
+        (_reference_nll(model, seq) / len(seqs)).backward()
+
+
 def _reference_epoch(model, graphs, seed=0):
     """One epoch of the one-graph-at-a-time training: random orders, Adam, gradient clipping 5."""
-    gen = torch.Generator().manual_seed(seed)
-    order_fn = get_ordering("random")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    perm = torch.randperm(len(graphs), generator=gen).tolist()
-    for start in range(0, len(perm), VG_BATCH):
-        idx = perm[start : start + VG_BATCH]
-        opt.zero_grad(set_to_none=True)
-        for i in idx:
-            seq = encode_graph(graphs[i], order_fn(graphs[i], generator=gen))
-            (_reference_nll(model, seq) / len(idx)).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+    train_epoch(model, graphs, VG_BATCH, _reference_backward, seed)
 
 
 @pytest.mark.parametrize("name", ["SceneGraphGen", "GraphRNN"])

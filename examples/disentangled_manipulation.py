@@ -237,20 +237,18 @@ def _figures(out: str, seed_result: dict[str, Any]) -> list[str]:
 
 
 def _mean_rows(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = {  # table column -> (row section, metric)
+        "gt_roi_mae": ("gt", "roi_mae"), "gt_mae": ("gt", "mae"),
+        "corrupted_mae": ("corrupted", "mae"), "corrupted_roi_mae": ("corrupted", "roi_mae"),
+        "diversity": ("diversity", "mean"),
+        "relationship_roi_mae": ("relationship", "roi_mae"), "relationship_roi_ssim": ("relationship", "roi_ssim"),
+    }
     n = len(per_seed)
     table: dict[str, Any] = {}
     for name in MODELS:
         rows = [r[name] for r in per_seed]
-        table[name] = {
-            "steps": sum(r["steps"] for r in rows) / n,
-            "gt_roi_mae": sum(r["gt"]["roi_mae"] for r in rows) / n,
-            "gt_mae": sum(r["gt"]["mae"] for r in rows) / n,
-            "corrupted_mae": sum(r["corrupted"]["mae"] for r in rows) / n,
-            "corrupted_roi_mae": sum(r["corrupted"]["roi_mae"] for r in rows) / n,
-            "diversity": sum(r["diversity"]["mean"] for r in rows) / n,
-            "relationship_roi_mae": sum(r["relationship"]["roi_mae"] for r in rows) / n,
-            "relationship_roi_ssim": sum(r["relationship"]["roi_ssim"] for r in rows) / n,
-        }
+        table[name] = {"steps": sum(r["steps"] for r in rows) / n}
+        table[name].update({col: sum(r[sec][key] for r in rows) / n for col, (sec, key) in keys.items()})
     return table
 
 
