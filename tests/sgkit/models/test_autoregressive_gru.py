@@ -42,12 +42,26 @@ def test_layout_round_trip_and_bad_lengths() -> None:
 
 
 
-def test_gate_backward_passes_gradcheck() -> None:
-    """The hand-written gate backward against finite differences (double precision)."""
-    from sgkit.models.autoregressive_gru import _GRUGates
+def test_layer_backward_passes_gradcheck() -> None:
+    """The hand-written back-propagation through time against finite differences (double precision)."""
+    from sgkit.models.autoregressive_gru import _PackedGRULayer
 
     torch.manual_seed(1)
-    gi = torch.randn(4, 9, dtype=torch.double, requires_grad=True)
-    gh = torch.randn(4, 9, dtype=torch.double, requires_grad=True)
-    h = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
-    assert torch.autograd.gradcheck(_GRUGates.apply, (gi, gh, h))
+    sizes = [5, 5, 4, 2, 1]  # rows end after steps 2, 3 and 4
+    n, hidden = sum(sizes), 3
+    args = (
+        torch.randn(n, 3 * hidden, dtype=torch.double, requires_grad=True),  # input projections
+        torch.randn(5, hidden, dtype=torch.double, requires_grad=True),  # h0
+        torch.randn(3 * hidden, hidden, dtype=torch.double, requires_grad=True),  # w_hh
+        torch.randn(hidden, dtype=torch.double, requires_grad=True),  # b_hn
+    )
+    assert torch.autograd.gradcheck(lambda *a: _PackedGRULayer.apply(*a, sizes), args)
+
+
+def test_layout_last_step_positions() -> None:
+    """``last[b]`` is the packed position of the last step of sequence ``b``."""
+    lengths = torch.tensor([2, 3, 1])
+    layout = PackedLayout.from_lengths(lengths, 3)
+    x = torch.arange(9.0).view(3, 3, 1)  # x[b, t] = 3 b + t
+    last_values = layout.pack(x)[layout.last, 0]
+    assert last_values.tolist() == [1.0, 5.0, 6.0]
