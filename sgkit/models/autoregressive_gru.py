@@ -84,7 +84,7 @@ class _PackedGRULayer(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hn: Tensor, sizes: list[int]) -> Tensor:  # noqa: D102
+    def forward(ctx, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hn: Tensor, sizes: list[int]) -> Tensor:
         N, H = gi.size(0), h0.size(1)
         w_t = w_hh.t()
         out, rz, new, gh = (gi.new_empty(N, d) for d in (H, 2 * H, H, 3 * H))
@@ -102,7 +102,7 @@ class _PackedGRULayer(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, d_out: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, None]:  # noqa: D102
+    def backward(ctx, d_out: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, None]:
         h0, w_hh, out, rz, new, gh = ctx.saved_tensors
         sizes = ctx.sizes
         H = out.size(1)
