@@ -167,10 +167,66 @@ class MultiscaleDiscriminator(nn.Module):
         return f"num_scales={self.num_scales}"
 
 
+def _rank_in_image(batch: Tensor, num_images: int) -> tuple[Tensor, int]:
+    """Each object's position among its image's objects (in order) and the largest count."""
+    counts = torch.bincount(batch, minlength=num_images)
+    order = torch.argsort(batch, stable=True)
+    starts = counts.cumsum(0) - counts
+    rank = torch.empty_like(batch)
+    rank[order] = torch.arange(batch.numel(), device=batch.device) - starts[batch[order]]
+    return rank, int(counts.max()) if batch.numel() else 0
+
+
+def _bin_centre_grid(boxes: Tensor, size: int, height: int, width: int) -> Tensor:
+    """``[O, size, size, 2]`` normalised (``align_corners=False``) RoIAlign bin centres."""
+    t = torch.arange(size, dtype=boxes.dtype, device=boxes.device) + 0.5
+    x0, y0 = boxes[:, 0] * width, boxes[:, 1] * height
+    # pixel coordinates as roi_align(aligned=True, sampling_ratio=1) computes them
+    px = (x0 - 0.5).unsqueeze(1) + t * ((boxes[:, 2] * width - x0) / size).unsqueeze(1)
+    py = (y0 - 0.5).unsqueeze(1) + t * ((boxes[:, 3] * height - y0) / size).unsqueeze(1)
+    gx = (px * 2 + 1) / width - 1
+    gy = (py * 2 + 1) / height - 1
+    o = boxes.shape[0]
+    return torch.stack([gx.unsqueeze(1).expand(o, size, size), gy.unsqueeze(2).expand(o, size, size)], -1)
+
+
+def _grid_sample_crops(images: Tensor, boxes: Tensor, batch: Tensor, size: int) -> Tensor:
+    """Bin-centre crops with one ``grid_sample`` call (see :func:`crop_boxes`)."""
+    b, c, h, w = images.shape
+    o = boxes.shape[0]
+    if o == 0:
+        return images.new_zeros(0, c, size, size)
+    grid = _bin_centre_grid(boxes.detach(), size, h, w).to(images.dtype)
+    if images.requires_grad and torch.is_grad_enabled():
+        rank, k = _rank_in_image(batch, b)
+        if 4 * b * k <= 5 * o:
+            slot = batch * k + rank
+            identity = b * k == o and bool((slot == torch.arange(o, device=slot.device)).all())
+            if not identity:  # image i's objects fill slots i*k .. i*k + count_i - 1
+                grid = grid.new_zeros(b * k, size, size, 2).index_copy_(0, slot, grid)
+            out = F.grid_sample(images, grid.reshape(b, k * size, size, 2), mode="bilinear",
+                                padding_mode="border", align_corners=False)
+            out = out.reshape(b, c, k, size, size).transpose(1, 2).reshape(b * k, c, size, size)
+            return out if identity else out.index_select(0, slot)
+    return F.grid_sample(images.index_select(0, batch), grid, mode="bilinear",
+                         padding_mode="border", align_corners=False)
+
+
 def crop_boxes(
     images: Tensor, boxes: Tensor, batch: Tensor, size: int, sampling_ratio: int = 1
 ) -> Tensor:
-    """Crop and resize object boxes from images with :func:`torchvision.ops.roi_align`.
+    """Crop and resize object boxes from images with RoIAlign bilinear bin sampling.
+
+    The result is :func:`torchvision.ops.roi_align` with ``aligned=True`` on the boxes scaled to
+    pixels. On CPU with ``sampling_ratio=1`` and boxes inside ``[0, 1]`` it is computed with one
+    :func:`torch.nn.functional.grid_sample` call at the bin centres, with
+    ``padding_mode="border"``, which equals RoIAlign's clamping for sample points in
+    ``[-1, side]`` (always the case for boxes in ``[0, 1]``). When the images need a gradient and
+    padding every image to the largest object count adds at most 25% grid slots, the call
+    samples the ``[B, C, H, W]`` images themselves, each at the bin centres of all its objects
+    stacked along the grid's height (the backward pass then accumulates into ``B`` images);
+    otherwise it samples a copy of each object's image (``images[batch]``). Other devices,
+    sampling ratios or boxes outside ``[0, 1]`` call ``roi_align``. Boxes receive no gradient.
 
     Args:
         images: ``[B, C, H, W]``.
@@ -189,6 +245,9 @@ def crop_boxes(
         raise ValueError(
             f"batch must have shape [O] = [{boxes.shape[0]}], got {tuple(batch.shape)}"
         )
+    if (sampling_ratio == 1 and images.device.type == "cpu" and boxes.device.type == "cpu"
+            and bool(((boxes >= 0) & (boxes <= 1)).all())):
+        return _grid_sample_crops(images, boxes, batch.long(), size)
     h, w = images.shape[-2:]
     scale = boxes.new_tensor([w, h, w, h])
     rois = torch.cat([batch.to(boxes.dtype).unsqueeze(1), boxes * scale], dim=1)
