@@ -122,3 +122,14 @@ def test_crop_boxes_outside_the_image_and_other_ratios_use_roi_align() -> None:
                                rtol=0, atol=0)
     assert crop_boxes(images, boxes[:0], batch[:0], 5).shape == (0, 3, 5, 5)
     assert crop_boxes(images, boxes[2:], batch[2:], 5, sampling_ratio=2).shape == (1, 3, 5, 5)
+
+
+def test_crop_boxes_of_bfloat16_images_sample_in_float32() -> None:
+    g = torch.Generator().manual_seed(2)
+    images = torch.rand(2, 3, 32, 32, generator=g)
+    boxes = _random_boxes(6, g, torch.float32)
+    batch = torch.randint(0, 2, (boxes.shape[0],), generator=g)
+    crops = crop_boxes(images.bfloat16(), boxes, batch, 8)
+    assert crops.dtype == torch.bfloat16
+    exact = _roi_align_crops(images.bfloat16().float(), boxes, batch, 8)
+    torch.testing.assert_close(crops.float(), exact, rtol=1e-2, atol=1e-2)
