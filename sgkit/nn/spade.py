@@ -31,6 +31,10 @@ class SPADE(nn.Module):
 
     where :math:`\mu, \sigma` are batch (or instance) statistics without affine parameters.
 
+    With :attr:`fused` set, the modulation is one in-place ``addcmul`` on the :math:`\beta`
+    map with the ``+1`` folded into the bias of the :math:`\gamma` convolution, and the ReLU
+    is applied in place (the same maths, equal up to rounding).
+
     Args:
         norm_channels: channels of the normalised activation ``h``.
         label_channels: channels of the layout ``L``.
@@ -41,6 +45,8 @@ class SPADE(nn.Module):
         - x: ``[B, norm_channels, h, w]``; layout: ``[B, label_channels, H, W]`` (any size).
         - output: ``[B, norm_channels, h, w]``.
     """
+
+    fused: bool = False
 
     def __init__(
         self,
@@ -82,6 +88,11 @@ class SPADE(nn.Module):
     def forward(self, x: Tensor, layout: Tensor) -> Tensor:
         """Normalise ``x`` and modulate it by the layout."""
         normalized = self.norm(x)
+        if self.fused:
+            actv = F.relu(self.shared[0](resize_layout(layout, x.shape[-2:])), inplace=True)
+            g = self.gamma
+            scale = F.conv2d(actv, g.weight, g.bias + 1, g.stride, g.padding)
+            return self.beta(actv).addcmul_(normalized, scale)
         actv = self.shared(resize_layout(layout, x.shape[-2:]))
         return normalized * (1 + self.gamma(actv)) + self.beta(actv)
 
@@ -100,6 +111,7 @@ class SPADEResBlock(nn.Module):
 
     with leaky ReLU :math:`\sigma` and a learned :math:`1\times1` shortcut
     :math:`s(h) = W_s * \mathrm{SPADE}(h, L)` when the channel count changes (else identity).
+    With :attr:`fused` set, the leaky ReLUs and the residual sum work in place (same values).
 
     Args:
         in_channels: input channels.
@@ -113,6 +125,8 @@ class SPADEResBlock(nn.Module):
         - x: ``[B, in_channels, h, w]``; layout: ``[B, label_channels, H, W]``.
         - output: ``[B, out_channels, h, w]``.
     """
+
+    fused: bool = False
 
     def __init__(
         self,
@@ -154,9 +168,9 @@ class SPADEResBlock(nn.Module):
     def forward(self, x: Tensor, layout: Tensor) -> Tensor:
         """Apply the block."""
         shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), 0.2))
-        return shortcut + dx
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), 0.2, inplace=self.fused))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), 0.2, inplace=self.fused))
+        return dx.add_(shortcut) if self.fused else shortcut + dx
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, out_channels={self.out_channels}"
@@ -175,6 +189,11 @@ class SPADEDecoder(nn.Module):
         x = \mathrm{sigmoid}(W_o * \sigma(W_h * h_K))
 
     Thesis sizes: ``dims=(1024, 512, 256, 128, 64)`` for ``64 x 64`` images.
+
+    :meth:`set_fused` (off by default) resizes the layout once per resolution, each level
+    average-pooled from the next larger one, and hands every block the layout at its
+    resolution (instead of each SPADE layer pooling the full layout), and makes every SPADE
+    layer use its fused modulation: the same maths, equal up to rounding.
 
     Args:
         layout_channels: layout channels ``C``.
@@ -229,6 +248,24 @@ class SPADEDecoder(nn.Module):
         )
         self.reset_parameters()
 
+    fused: bool = False
+
+    def set_fused(self, fused: bool = True) -> SPADEDecoder:
+        """Turn the fused layout resizing and SPADE modulation on or off; returns ``self``."""
+        self.fused = bool(fused)
+        for m in self.modules():
+            if isinstance(m, (SPADE, SPADEResBlock)):
+                m.fused = self.fused
+        return self
+
+    def _layout_pyramid(self, layout: Tensor) -> list[Tensor]:
+        """The layout at each block's resolution, smallest first, each pooled from the next."""
+        h, w = layout.shape[-2:]
+        levels = [layout]
+        for k in range(1, len(self.dims)):
+            levels.append(resize_layout(levels[-1], (h >> k, w >> k)))
+        return levels[::-1]
+
     def reset_parameters(self) -> None:
         """Reset every block and the output convolutions."""
         for block in self.blocks:
@@ -252,11 +289,15 @@ class SPADEDecoder(nn.Module):
                 f"got {h}x{w}"
             )
         layout = match_memory_format(layout, self.output[0].weight)
-        x = resize_layout(layout, (h // factor, w // factor))
+        if self.fused:
+            layouts = self._layout_pyramid(layout)
+        else:
+            layouts = [layout] * len(self.blocks)
+        x = resize_layout(layouts[0], (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = block(x, layout)
+            x = block(x, layouts[i])
         out = self.output(F.leaky_relu(x, 0.2))
         if self.output_activation == "sigmoid":
             out = torch.sigmoid(out)

@@ -59,3 +59,32 @@ def test_spade_decoder_shapes_and_errors() -> None:
         SPADE(3, 3, param_free_norm="group")
     with pytest.raises(ValueError, match="output_activation"):
         SPADEDecoder(3, dims=(4,), output_activation="tanh")
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_spade_decoder_fused_path_equals_the_default(norm: str) -> None:
+    """set_fused: layout pooled once per level, fused modulation, in-place activations; same
+    outputs, parameter and layout gradients, running statistics (float64)."""
+    torch.manual_seed(0)
+    ref = SPADEDecoder(5, dims=(8, 6, 4), hidden_channels=3, param_free_norm=norm).double().train()
+    fused = SPADEDecoder(5, dims=(8, 6, 4), hidden_channels=3, param_free_norm=norm).double().train()
+    fused.load_state_dict(ref.state_dict())
+    assert fused.set_fused() is fused and fused.fused and fused.blocks[0].norm_0.fused
+    layout = torch.rand(3, 5, 16, 16, dtype=torch.float64)
+    outs, grads = [], []
+    for model in (ref, fused):
+        lay = layout.clone().requires_grad_(True)
+        out = model(lay)
+        (out * torch.linspace(0, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        outs.append(out.detach())
+        grads.append([lay.grad] + [p.grad for p in model.parameters()])
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+    for a, b in zip(grads[0], grads[1]):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+    for (name, a), b in zip(ref.state_dict().items(), fused.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12, msg=name)
+    fused.set_fused(False)
+    assert not fused.fused and not fused.blocks[0].norm_0.fused and not fused.blocks[0].fused
+    ref.eval()
+    fused.eval()
+    torch.testing.assert_close(fused.set_fused()(layout), ref(layout), rtol=1e-10, atol=1e-12)
