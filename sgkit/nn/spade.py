@@ -31,9 +31,9 @@ class SPADE(nn.Module):
 
     where :math:`\mu, \sigma` are batch (or instance) statistics without affine parameters.
 
-    With :attr:`fused` set, the modulation is one in-place ``addcmul`` on the :math:`\beta`
-    map with the ``+1`` folded into the bias of the :math:`\gamma` convolution, and the ReLU
-    is applied in place (the same maths, equal up to rounding).
+    With :attr:`fused` set, the ``+1`` is folded into the bias of the :math:`\gamma`
+    convolution, :math:`\beta` is added in place, and the ReLU is applied in place (the same
+    maths, equal up to rounding).
 
     Args:
         norm_channels: channels of the normalised activation ``h``.
@@ -92,7 +92,7 @@ class SPADE(nn.Module):
             actv = F.relu(self.shared[0](resize_layout(layout, x.shape[-2:])), inplace=True)
             g = self.gamma
             scale = F.conv2d(actv, g.weight, g.bias + 1, g.stride, g.padding)
-            return self.beta(actv).addcmul_(normalized, scale)
+            return torch.mul(normalized, scale).add_(self.beta(actv))
         actv = self.shared(resize_layout(layout, x.shape[-2:]))
         return normalized * (1 + self.gamma(actv)) + self.beta(actv)
 
