@@ -126,8 +126,10 @@ class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
             compile_modules: :meth:`torch.nn.Module.compile` the image decoder (``generator.decoder``
                 when there is one) and both discriminators (fused kernels, equal up to rounding;
                 the first steps compile, so it pays only in long runs).
-            fused_spade: a SPADE decoder resizes the layout once per resolution and fuses its
-                modulation (:meth:`~sgkit.nn.SPADEDecoder.set_fused`; equal up to rounding).
+            fused_spade: a SPADE decoder resizes the layout once per resolution, fuses its
+                modulation and, given the layout's factors by the SG2Im generator, convolves the
+                object masks with per-object kernels instead of the dense layout
+                (:meth:`~sgkit.nn.SPADEDecoder.set_fused`; equal up to rounding).
             grid_sample_crops: the object discriminator crops with ``crop_boxes(method="auto")``
                 (one ``grid_sample`` call on CPU; equal to ``roi_align`` up to rounding).
 

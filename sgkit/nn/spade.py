@@ -14,12 +14,40 @@ from torch import Tensor, nn
 
 from sgkit.nn.crn import match_memory_format, resize_layout
 
-__all__ = ["SPADE", "SPADEResBlock", "SPADEDecoder"]
+__all__ = ["SPADE", "LayoutFactors", "SPADEDecoder", "SPADEResBlock"]
 
 
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+LayoutFactors = tuple[Tensor, Tensor, Tensor | None]
+
+
+def _factored_conv(conv: nn.Conv2d, features: Tensor, masks: Tensor, noise: Tensor | None) -> Tensor:
+    """``conv`` of the layout ``cat([einsum("bkd,bkhw->bdhw", features, masks), noise])``.
+
+    By linearity the object channels' convolution is a sum over the objects of each image of
+    its mask convolved with the kernel ``W[:, :D] . f_o``: one matrix product per image of the
+    unfolded ``K`` masks with the ``K`` per-object kernels (``K`` input channels instead of
+    ``D``); the noise channels go through the convolution as they are.
+    """
+    weight = conv.weight
+    out_ch, _, kh, kw = weight.shape
+    b, k, h, w = masks.shape
+    d = features.shape[-1]
+    out = None
+    if k > 0:
+        kernels = torch.einsum("bkd,odq->bkqo", features, weight[:, :d].reshape(out_ch, d, kh * kw))
+        cols = F.unfold(masks, (kh, kw), padding=conv.padding)  # [B, K * kh * kw, h * w]
+        out = torch.bmm(cols.transpose(1, 2), kernels.reshape(b, k * kh * kw, out_ch))
+        out = out.view(b, h, w, out_ch).permute(0, 3, 1, 2)
+    if noise is not None and noise.shape[1] > 0:
+        y = F.conv2d(noise, weight[:, d:], conv.bias, conv.stride, conv.padding)
+        return y if out is None else y.add_(out)
+    bias = conv.bias.view(1, out_ch, 1, 1) if conv.bias is not None else 0
+    return (out if out is not None else masks.new_zeros(b, out_ch, h, w)) + bias
 
 
 class SPADE(nn.Module):
@@ -85,11 +113,16 @@ class SPADE(nn.Module):
         if hasattr(self.norm, "reset_running_stats") and self.norm.track_running_stats:
             self.norm.reset_running_stats()
 
-    def forward(self, x: Tensor, layout: Tensor) -> Tensor:
-        """Normalise ``x`` and modulate it by the layout."""
+    def forward(self, x: Tensor, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Normalise ``x`` and modulate it by the layout (with :attr:`fused`, ``factors`` may
+        give the layout at ``x``'s resolution factored as ``(features, masks, noise)``)."""
         normalized = self.norm(x)
         if self.fused:
-            actv = F.relu(self.shared[0](resize_layout(layout, x.shape[-2:])), inplace=True)
+            if factors is None:
+                shared = self.shared[0](resize_layout(layout, x.shape[-2:]))
+            else:
+                shared = _factored_conv(self.shared[0], *factors)
+            actv = F.relu(shared, inplace=True)
             g = self.gamma
             scale = F.conv2d(actv, g.weight, g.bias + 1, g.stride, g.padding)
             return torch.mul(normalized, scale).add_(self.beta(actv))
@@ -165,11 +198,11 @@ class SPADEResBlock(nn.Module):
             if norm is not None:
                 norm.reset_parameters()
 
-    def forward(self, x: Tensor, layout: Tensor) -> Tensor:
-        """Apply the block."""
-        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), 0.2, inplace=self.fused))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), 0.2, inplace=self.fused))
+    def forward(self, x: Tensor, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Apply the block (``factors``: see :meth:`SPADE.forward`)."""
+        shortcut = self.conv_s(self.norm_s(x, layout, factors)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout, factors), 0.2, inplace=self.fused))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout, factors), 0.2, inplace=self.fused))
         return dx.add_(shortcut) if self.fused else shortcut + dx
 
     def extra_repr(self) -> str:
@@ -193,7 +226,9 @@ class SPADEDecoder(nn.Module):
     :meth:`set_fused` (off by default) resizes the layout once per resolution, each level
     average-pooled from the next larger one, and hands every block the layout at its
     resolution (instead of each SPADE layer pooling the full layout), and makes every SPADE
-    layer use its fused modulation: the same maths, equal up to rounding.
+    layer use its fused modulation; :meth:`forward` may then take the layout's factors (object
+    vectors and masks) so that the SPADE layers' first convolutions work on the masks with
+    per-object kernels: the same maths, equal up to rounding.
 
     Args:
         layout_channels: layout channels ``C``.
@@ -259,7 +294,7 @@ class SPADEDecoder(nn.Module):
         return self
 
     def _layout_pyramid(self, layout: Tensor) -> list[Tensor]:
-        """The layout at each block's resolution, smallest first, each pooled from the next."""
+        """``[B, C, H, W]`` maps at each block's resolution, smallest first, each pooled from the next."""
         h, w = layout.shape[-2:]
         levels = [layout]
         for k in range(1, len(self.dims)):
@@ -274,8 +309,14 @@ class SPADEDecoder(nn.Module):
             if isinstance(m, nn.Conv2d):
                 m.reset_parameters()
 
-    def forward(self, layout: Tensor) -> Tensor:
-        """Decode ``layout`` into an image."""
+    def forward(self, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Decode ``layout`` into an image.
+
+        ``factors`` (used only when :attr:`fused` is set): the layout as ``(features [B, K, D],
+        masks [B, K, H, W], noise [B, C - D, H, W] or None)`` with ``layout = cat([einsum(
+        "bkd,bkhw->bdhw", features, masks), noise])``; the SPADE layers then convolve the
+        masks with per-object kernels instead of the ``C``-channel layout (equal up to rounding).
+        """
         if layout.dim() != 4 or layout.shape[1] != self.layout_channels:
             raise ValueError(
                 f"layout must have shape [B, {self.layout_channels}, H, W], "
@@ -289,7 +330,16 @@ class SPADEDecoder(nn.Module):
                 f"got {h}x{w}"
             )
         layout = match_memory_format(layout, self.output[0].weight)
-        if self.fused:
+        levels: list = [None] * len(self.blocks)
+        if self.fused and factors is not None:
+            feats, masks, noise = factors
+            if noise is not None:
+                noise = match_memory_format(noise, self.output[0].weight)
+            masks_at = self._layout_pyramid(masks)
+            noise_at = self._layout_pyramid(noise) if noise is not None else [None] * len(masks_at)
+            levels = [(feats, m, n) for m, n in zip(masks_at, noise_at)]
+            layouts = [layout] * len(self.blocks)
+        elif self.fused:
             layouts = self._layout_pyramid(layout)
         else:
             layouts = [layout] * len(self.blocks)
@@ -297,7 +347,7 @@ class SPADEDecoder(nn.Module):
         for i, block in enumerate(self.blocks):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = block(x, layouts[i])
+            x = block(x, layouts[i], levels[i])
         out = self.output(F.leaky_relu(x, 0.2))
         if self.output_activation == "sigmoid":
             out = torch.sigmoid(out)

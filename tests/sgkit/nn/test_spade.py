@@ -88,3 +88,38 @@ def test_spade_decoder_fused_path_equals_the_default(norm: str) -> None:
     ref.eval()
     fused.eval()
     torch.testing.assert_close(fused.set_fused()(layout), ref(layout), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("noise_channels", [0, 2])
+def test_spade_decoder_factored_layout_equals_the_dense_layout(noise_channels: int) -> None:
+    """Fused decoder given the layout's factors (per-object kernels on the masks) equals the
+    default decoder on the dense layout: outputs and gradients w.r.t. features, masks, weights."""
+    from sgkit.nn.layout import masks_to_layout, masks_to_layout_factors
+
+    g = torch.Generator().manual_seed(0)
+    d, n_img = 4, 3
+    batch = torch.tensor([2, 0, 0, 2, 2, 0])  # unsorted; image 1 has no objects
+    xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
+    boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
+    feats = torch.randn(6, d, generator=g, dtype=torch.float64)
+    masks = torch.rand(6, 5, 5, generator=g, dtype=torch.float64)
+    noise = torch.randn(n_img, noise_channels, 16, 16, generator=g, dtype=torch.float64)
+    torch.manual_seed(0)
+    ref = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train()
+    fused = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train().set_fused()
+    fused.load_state_dict(ref.state_dict())
+    results = []
+    for model, factored in ((ref, False), (fused, True)):
+        f, m = feats.clone().requires_grad_(True), masks.clone().requires_grad_(True)
+        layout = torch.cat([masks_to_layout(f, boxes, m, batch, n_img, 16), noise], 1)
+        factors = None
+        if factored:
+            fd, md = masks_to_layout_factors(f, boxes, m, batch, n_img, 16)
+            assert fd.shape == (n_img, 3, d) and md.shape == (n_img, 3, 16, 16)
+            torch.testing.assert_close(torch.einsum("bkd,bkhw->bdhw", fd, md), layout[:, :d])
+            factors = (fd, md, noise if noise_channels else None)
+        out = model(layout, factors=factors)
+        (out * torch.linspace(0, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        results.append([out.detach(), f.grad, m.grad] + [p.grad for p in model.parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
