@@ -314,8 +314,9 @@ class SPADEDecoder(nn.Module):
 
         ``factors`` (used only when :attr:`fused` is set): the layout as ``(features [B, K, D],
         masks [B, K, H, W], noise [B, C - D, H, W] or None)`` with ``layout = cat([einsum(
-        "bkd,bkhw->bdhw", features, masks), noise])``; the SPADE layers then convolve the
-        masks with per-object kernels instead of the ``C``-channel layout (equal up to rounding).
+        "bkd,bkhw->bdhw", features, masks), noise])``; when the unfolded masks are no larger
+        than the layout (``9 K <= C``) the SPADE layers convolve the masks with per-object
+        kernels instead of the ``C``-channel layout (equal up to rounding).
         """
         if layout.dim() != 4 or layout.shape[1] != self.layout_channels:
             raise ValueError(
@@ -331,7 +332,7 @@ class SPADEDecoder(nn.Module):
             )
         layout = match_memory_format(layout, self.output[0].weight)
         levels: list = [None] * len(self.blocks)
-        if self.fused and factors is not None:
+        if self.fused and factors is not None and 9 * factors[1].shape[1] <= layout.shape[1]:
             feats, masks, noise = factors
             if noise is not None:
                 noise = match_memory_format(noise, self.output[0].weight)

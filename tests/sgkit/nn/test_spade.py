@@ -90,14 +90,19 @@ def test_spade_decoder_fused_path_equals_the_default(norm: str) -> None:
     torch.testing.assert_close(fused.set_fused()(layout), ref(layout), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("noise_channels", [0, 2])
-def test_spade_decoder_factored_layout_equals_the_dense_layout(noise_channels: int) -> None:
-    """Fused decoder given the layout's factors (per-object kernels on the masks) equals the
-    default decoder on the dense layout: outputs and gradients w.r.t. features, masks, weights."""
+@pytest.mark.parametrize(("d", "noise_channels"), [(30, 0), (30, 2), (4, 2)])
+def test_spade_decoder_factored_layout_equals_the_dense_layout(d: int, noise_channels: int, monkeypatch) -> None:
+    """Fused decoder given the layout's factors (per-object kernels on the masks when 9 K <= C,
+    else the dense layout) equals the default decoder on the dense layout: outputs and gradients
+    w.r.t. features, masks, weights."""
+    import sgkit.nn.spade as spade_module
     from sgkit.nn.layout import masks_to_layout, masks_to_layout_factors
 
+    calls = []
+    factored_conv = spade_module._factored_conv
+    monkeypatch.setattr(spade_module, "_factored_conv", lambda *a: calls.append(1) or factored_conv(*a))
     g = torch.Generator().manual_seed(0)
-    d, n_img = 4, 3
+    n_img = 3
     batch = torch.tensor([2, 0, 0, 2, 2, 0])  # unsorted; image 1 has no objects
     xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
     boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
@@ -123,3 +128,4 @@ def test_spade_decoder_factored_layout_equals_the_dense_layout(noise_channels: i
         results.append([out.detach(), f.grad, m.grad] + [p.grad for p in model.parameters()])
     for a, b in zip(*results):
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+    assert bool(calls) == (9 * 3 <= d + noise_channels)  # K = 3 objects in the fullest image
