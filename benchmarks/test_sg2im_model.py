@@ -16,7 +16,7 @@
   discriminator weight gradients computed and discarded in the generator update, Adam per
   tensor), ``default`` (``train_step``: discriminators frozen during the generator update, the
   same arithmetic), ``fast`` (``set_step_options(fused_adam=True, channels_last=True,
-  reuse_real_features=True, fused_spade=True, grid_sample_crops=True)``: equal up to rounding)
+  reuse_real_features=True, fused_decoder=True, grid_sample_crops=True)``: equal up to rounding)
   and ``fast_bf16`` (also
   ``bf16_autocast=True``: bfloat16 convolutions, losses equal to about 1e-2). The timed value of
   the group is the ``fast_bf16`` step. One torch thread.
@@ -135,9 +135,9 @@ STEP_OPTIONS = {
     "published": None,
     "reference": None,
     "default": {},
-    "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_spade=True,
+    "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_decoder=True,
                  grid_sample_crops=True),
-    "fast_bf16": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_spade=True,
+    "fast_bf16": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_decoder=True,
                       grid_sample_crops=True, bf16_autocast=True),
 }
 

@@ -12,9 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgkit.nn.crn import match_memory_format, resize_layout
+from sgkit.nn.crn import (
+    LayoutFactors,
+    factored_layout_conv,
+    layout_pyramid,
+    match_memory_format,
+    resize_layout,
+    use_factors,
+)
 
-__all__ = ["SPADE", "LayoutFactors", "SPADEDecoder", "SPADEResBlock"]
+__all__ = ["SPADE", "SPADEDecoder", "SPADEResBlock"]
 
 
 def _check_positive(name: str, value: int) -> None:
@@ -22,32 +29,9 @@ def _check_positive(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-LayoutFactors = tuple[Tensor, Tensor, Tensor | None]
-
-
 def _factored_conv(conv: nn.Conv2d, features: Tensor, masks: Tensor, noise: Tensor | None) -> Tensor:
-    """``conv`` of the layout ``cat([einsum("bkd,bkhw->bdhw", features, masks), noise])``.
-
-    By linearity the object channels' convolution is a sum over the objects of each image of
-    its mask convolved with the kernel ``W[:, :D] . f_o``: one matrix product per image of the
-    unfolded ``K`` masks with the ``K`` per-object kernels (``K`` input channels instead of
-    ``D``); the noise channels go through the convolution as they are.
-    """
-    weight = conv.weight
-    out_ch, _, kh, kw = weight.shape
-    b, k, h, w = masks.shape
-    d = features.shape[-1]
-    out = None
-    if k > 0:
-        kernels = torch.einsum("bkd,odq->bkqo", features, weight[:, :d].reshape(out_ch, d, kh * kw))
-        cols = F.unfold(masks, (kh, kw), padding=conv.padding)  # [B, K * kh * kw, h * w]
-        out = torch.bmm(cols.transpose(1, 2), kernels.reshape(b, k * kh * kw, out_ch))
-        out = out.view(b, h, w, out_ch).permute(0, 3, 1, 2)
-    if noise is not None and noise.shape[1] > 0:
-        y = F.conv2d(noise, weight[:, d:], conv.bias, conv.stride, conv.padding)
-        return y if out is None else y.add_(out)
-    bias = conv.bias.view(1, out_ch, 1, 1) if conv.bias is not None else 0
-    return (out if out is not None else masks.new_zeros(b, out_ch, h, w)) + bias
+    """``conv`` of a layout given as its factors (:func:`sgkit.nn.crn.factored_layout_conv`)."""
+    return factored_layout_conv(conv.weight, conv.bias, conv.padding, features, masks, noise)
 
 
 class SPADE(nn.Module):
@@ -293,14 +277,6 @@ class SPADEDecoder(nn.Module):
                 m.fused = self.fused
         return self
 
-    def _layout_pyramid(self, layout: Tensor) -> list[Tensor]:
-        """``[B, C, H, W]`` maps at each block's resolution, smallest first, each pooled from the next."""
-        h, w = layout.shape[-2:]
-        levels = [layout]
-        for k in range(1, len(self.dims)):
-            levels.append(resize_layout(levels[-1], (h >> k, w >> k)))
-        return levels[::-1]
-
     def reset_parameters(self) -> None:
         """Reset every block and the output convolutions."""
         for block in self.blocks:
@@ -332,16 +308,15 @@ class SPADEDecoder(nn.Module):
             )
         layout = match_memory_format(layout, self.output[0].weight)
         levels: list = [None] * len(self.blocks)
-        if self.fused and factors is not None and 9 * factors[1].shape[1] <= layout.shape[1]:
-            feats, masks, noise = factors
-            if noise is not None:
-                noise = match_memory_format(noise, self.output[0].weight)
-            masks_at = self._layout_pyramid(masks)
-            noise_at = self._layout_pyramid(noise) if noise is not None else [None] * len(masks_at)
-            levels = [(feats, m, n) for m, n in zip(masks_at, noise_at)]
-            layouts = [layout] * len(self.blocks)
+        n = len(self.blocks)
+        if self.fused and use_factors(factors, layout):
+            feats, masks, noise = factors  # type: ignore[misc]
+            noise_at = layout_pyramid(match_memory_format(noise, self.output[0].weight), n) \
+                if noise is not None else [None] * n
+            levels = [(feats, m, z) for m, z in zip(layout_pyramid(masks, n), noise_at)]
+            layouts = [layout] * n
         elif self.fused:
-            layouts = self._layout_pyramid(layout)
+            layouts = layout_pyramid(layout, n)
         else:
             layouts = [layout] * len(self.blocks)
         x = resize_layout(layouts[0], (h // factor, w // factor))

@@ -142,7 +142,7 @@ def test_step_options_keep_the_losses_of_the_reference_step(decoder: str) -> Non
 
 
 @pytest.mark.parametrize("decoder", ["crn", "spade"])
-def test_fused_spade_and_grid_sample_crops_keep_the_losses(decoder: str) -> None:
+def test_fused_decoder_and_grid_sample_crops_keep_the_losses(decoder: str) -> None:
     """The fp32 speed options together: the first step's losses equal the default step's to 1e-4;
     the next ones drift with the rounding differences (as with the other options alone), to 1e-3."""
     from dataclasses import replace
@@ -155,9 +155,9 @@ def test_fused_spade_and_grid_sample_crops_keep_the_losses(decoder: str) -> None
                       spade_hidden_dim=8)
     ref = SG2Im(cfg, seed=3)
     fast = SG2Im(cfg, seed=3).set_step_options(fused_adam=True, channels_last=True, reuse_real_features=True,
-                                               fused_spade=True, grid_sample_crops=True)
+                                               fused_decoder=True, grid_sample_crops=True)
     assert fast.obj_discriminator.crop_method == "auto"
-    assert getattr(fast.generator.decoder, "fused", decoder == "crn") is True
+    assert fast.generator.decoder.fused is True
     batch = ref.collate(scenes)
     for step in range(3):
         a = ref.train_step(batch)
