@@ -79,7 +79,7 @@ def published_ops() -> Iterator[None]:
 
     saved = (gen.masks_to_layout, gen.boxes_to_layout, disc.crop_boxes, crn.CRNDecoder.forward)
     gen.masks_to_layout, gen.boxes_to_layout = sg2im_style_masks_to_layout, sg2im_style_boxes_to_layout
-    disc.crop_boxes = sg2im_style_crop
+    disc.crop_boxes = lambda images, boxes, batch, size, **_: sg2im_style_crop(images, boxes, batch, size)
     crn.CRNDecoder.forward = sg2im_style_crn_forward
     try:
         yield

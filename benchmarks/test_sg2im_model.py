@@ -1,7 +1,10 @@
 """SG2Im benchmarks (run with ``pytest benchmarks/test_sg2im_model.py --benchmark``).
 
-- ``sg2im-crops``: object crops with :func:`torchvision.ops.roi_align` (ours) against the
-  SG2Im-style crop (per-object copy of its image, affine sampling grid, ``grid_sample``).
+- ``sg2im-crops``: object crops (256 boxes from 32 64x64 RGB images) with
+  :func:`sgkit.nn.crop_boxes` (RoIAlign bin-centre sampling; on CPU one ``grid_sample`` call on
+  the images) against the SG2Im-style crop (per-object copy of its image, affine sampling grid,
+  ``grid_sample``); ``sg2im-crops-fwd-bwd``: the same with the backward pass to the images, as in
+  the discriminator's training step.
 - ``sg2im-train-step``: one training step (generator + both discriminators) of the small CRN
   and SPADE presets on a batch of 8 ShapesWorld scenes.
 - ``sg2im-step-64``: the step of each preset (``crn-64``, ``spade-64``, ``crn-small``,
@@ -13,7 +16,8 @@
   discriminator weight gradients computed and discarded in the generator update, Adam per
   tensor), ``default`` (``train_step``: discriminators frozen during the generator update, the
   same arithmetic), ``fast`` (``set_step_options(fused_adam=True, channels_last=True,
-  reuse_real_features=True)``: equal up to rounding) and ``fast_bf16`` (also
+  reuse_real_features=True, fused_decoder=True, grid_sample_crops=True)``: equal up to rounding)
+  and ``fast_bf16`` (also
   ``bf16_autocast=True``: bfloat16 convolutions, losses equal to about 1e-2). The timed value of
   the group is the ``fast_bf16`` step. One torch thread.
 """
@@ -63,7 +67,7 @@ def test_published_layout_equals_ours() -> None:
 
 
 @pytest.mark.benchmark(group="sg2im-crops")
-def test_bench_crops_roi_align(benchmark, crop_inputs) -> None:
+def test_bench_crops_sgkit(benchmark, crop_inputs) -> None:
     images, boxes, batch = crop_inputs
     benchmark(crop_boxes, images, boxes, batch, 32)
 
@@ -72,6 +76,26 @@ def test_bench_crops_roi_align(benchmark, crop_inputs) -> None:
 def test_bench_crops_sg2im_grid_sample(benchmark, crop_inputs) -> None:
     images, boxes, batch = crop_inputs
     benchmark(sg2im_style_crop, images, boxes, batch, 32)
+
+
+def _crop_fwd_bwd(crop, images: torch.Tensor, boxes: torch.Tensor, batch: torch.Tensor):
+    weights = torch.rand(boxes.shape[0], images.shape[1], 32, 32, generator=torch.Generator().manual_seed(1))
+
+    def run() -> None:
+        x = images.detach().requires_grad_(True)
+        (crop(x, boxes, batch, 32) * weights).sum().backward()
+
+    return run
+
+
+@pytest.mark.benchmark(group="sg2im-crops-fwd-bwd")
+def test_bench_crops_fwd_bwd_sgkit(benchmark, crop_inputs) -> None:
+    benchmark(_crop_fwd_bwd(crop_boxes, *crop_inputs))
+
+
+@pytest.mark.benchmark(group="sg2im-crops-fwd-bwd")
+def test_bench_crops_fwd_bwd_sg2im_grid_sample(benchmark, crop_inputs) -> None:
+    benchmark(_crop_fwd_bwd(sg2im_style_crop, *crop_inputs))
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +135,10 @@ STEP_OPTIONS = {
     "published": None,
     "reference": None,
     "default": {},
-    "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True),
-    "fast_bf16": dict(fused_adam=True, channels_last=True, reuse_real_features=True, bf16_autocast=True),
+    "fast": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_decoder=True,
+                 grid_sample_crops=True),
+    "fast_bf16": dict(fused_adam=True, channels_last=True, reuse_real_features=True, fused_decoder=True,
+                      grid_sample_crops=True, bf16_autocast=True),
 }
 
 

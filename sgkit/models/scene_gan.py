@@ -77,7 +77,7 @@ class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
             self._perceptual = (VGGPerceptualLoss(c.vgg_weights),)
         self._optimizers: dict[str, torch.optim.Optimizer] | None = None
         self._step_options = {"fused_adam": False, "channels_last": False, "reuse_real_features": False,
-                              "bf16_autocast": False}
+                              "bf16_autocast": False, "fused_decoder": False, "grid_sample_crops": False}
         self._real_img_out: list | None = None
         self._rng = torch.Generator().manual_seed(0)
         self.history: list[dict[str, float]] = []
@@ -107,8 +107,9 @@ class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
 
     def set_step_options(
         self, *, fused_adam: bool = False, channels_last: bool = False, reuse_real_features: bool = False,
-        bf16_autocast: bool = False, compile_modules: bool = False,
-    ) -> "SceneGAN":
+        bf16_autocast: bool = False, compile_modules: bool = False, fused_decoder: bool = False,
+        grid_sample_crops: bool = False,
+    ) -> SceneGAN:
         """Speed options of :meth:`train_step` (all off: the reference step).
 
         Args:
@@ -125,6 +126,13 @@ class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
             compile_modules: :meth:`torch.nn.Module.compile` the image decoder (``generator.decoder``
                 when there is one) and both discriminators (fused kernels, equal up to rounding;
                 the first steps compile, so it pays only in long runs).
+            fused_decoder: the SPADE or CRN decoder resizes the layout once per resolution and,
+                given the layout's factors by the SG2Im generator, convolves the object masks
+                with per-object kernels instead of the dense layout (``set_fused`` of
+                :class:`~sgkit.nn.SPADEDecoder` / :class:`~sgkit.nn.CRNDecoder`; equal up to
+                rounding).
+            grid_sample_crops: the object discriminator crops with ``crop_boxes(method="auto")``
+                (one ``grid_sample`` call on CPU; equal to ``roi_align`` up to rounding).
 
         Returns:
             ``self``. Call before the first step (the optimisers are created then).
@@ -132,7 +140,12 @@ class SceneGAN(SceneGANCheckpoints, nn.Module, metaclass=abc.ABCMeta):
         if self._optimizers is not None and fused_adam != self._step_options["fused_adam"]:
             raise ValueError("fused_adam: set it before the first training step (the optimisers exist)")
         self._step_options = {"fused_adam": bool(fused_adam), "channels_last": bool(channels_last),
-                              "reuse_real_features": bool(reuse_real_features), "bf16_autocast": bool(bf16_autocast)}
+                              "reuse_real_features": bool(reuse_real_features), "bf16_autocast": bool(bf16_autocast),
+                              "fused_decoder": bool(fused_decoder), "grid_sample_crops": bool(grid_sample_crops)}
+        decoder = getattr(self.generator, "decoder", None)
+        if hasattr(decoder, "set_fused"):
+            decoder.set_fused(fused_decoder)
+        self.obj_discriminator.crop_method = "auto" if grid_sample_crops else "roi_align"
         if channels_last:
             self.to(memory_format=torch.channels_last)
         if compile_modules:

@@ -24,7 +24,7 @@ from sgkit.data.batch import SceneBatch
 from sgkit.models.sg2im_config import SG2ImConfig
 from sgkit.nn.crn import CRNDecoder
 from sgkit.nn.disen_routing import DSGN
-from sgkit.nn.layout import boxes_to_layout, masks_to_layout
+from sgkit.nn.layout import boxes_to_layout, masks_to_layout, masks_to_layout_factors
 from sgkit.nn.spade import SPADEDecoder
 from sgkit.nn.triple_conv import TripleGCN
 
@@ -134,9 +134,16 @@ class SG2ImGenerator(nn.Module):
         x = self.encode(batch)
         boxes_pred, masks_pred = self.predict_layout(x)
         layout_boxes = boxes_pred if boxes is None else boxes
-        layout = self.compose_layout(batch, x, layout_boxes, masks_pred if masks is None else masks,
-                                     generator=generator)
-        return {"image": self.decode(layout), "layout": layout, "boxes_pred": boxes_pred,
+        layout_masks = masks_pred if masks is None else masks
+        cls = type(self)
+        if (getattr(self.decoder, "fused", False) and cls.compose_layout is SG2ImGenerator.compose_layout
+                and cls.decode is SG2ImGenerator.decode):
+            layout, factors = self._compose_layout_factors(batch, x, layout_boxes, layout_masks, generator)
+            image = self.decoder(layout, factors=factors)
+        else:
+            layout = self.compose_layout(batch, x, layout_boxes, layout_masks, generator=generator)
+            image = self.decode(layout)
+        return {"image": image, "layout": layout, "boxes_pred": boxes_pred,
                 "masks_pred": masks_pred, "features": x, "layout_boxes": layout_boxes}
 
     def encode(self, batch: SceneBatch) -> Tensor:
@@ -196,6 +203,24 @@ class SG2ImGenerator(nn.Module):
                                 dtype=layout.dtype).to(layout.device)
             layout = torch.cat([layout, noise], dim=1)
         return layout
+
+    def _compose_layout_factors(
+        self, batch: SceneBatch, x: Tensor, boxes: Tensor, masks: Tensor | None,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor | None]]:
+        """:meth:`compose_layout` (the same values and noise draw) and the layout's factors
+        ``(features [B, K, D], masks [B, K, S, S], noise)`` for a fused SPADE decoder."""
+        c = self.config
+        S = c.image_size
+        feats, sampled = masks_to_layout_factors(x, boxes, masks, batch.batch, batch.num_images, S)
+        b, k, d = feats.shape
+        layout = torch.bmm(feats.transpose(1, 2), sampled.reshape(b, k, S * S)).view(b, d, S, S)
+        noise = None
+        if c.layout_noise_dim > 0:
+            noise = torch.randn(batch.num_images, c.layout_noise_dim, S, S, generator=generator,
+                                dtype=layout.dtype).to(layout.device)
+            layout = torch.cat([layout, noise], dim=1)
+        return layout, (feats, sampled, noise)
 
     def decode(self, layout: Tensor) -> Tensor:
         """Decoder: layout ``[B, C, S, S]`` -> images ``[B, 3, S, S]`` in ``[0, 1]``."""

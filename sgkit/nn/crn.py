@@ -7,7 +7,7 @@ refinement modules at doubling resolution; each module receives the previous mod
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -100,8 +100,17 @@ class CRNModule(nn.Module):
             elif hasattr(m, "reset_parameters"):
                 m.reset_parameters()
 
-    def forward(self, layout: Tensor, features: Tensor) -> Tensor:
-        """Refine ``features`` given the layout (resized to the feature resolution)."""
+    def forward(self, layout: Tensor, features: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Refine ``features`` given the layout (resized to the feature resolution); with
+        ``factors`` (the layout at the feature resolution as ``(features, masks, noise)``, see
+        :func:`factored_layout_conv`) the first convolution takes the features and the layout's
+        factors separately instead of their concatenation (equal up to rounding)."""
+        if factors is not None:
+            conv = self.net[0]
+            n = features.shape[1]
+            y = F.conv2d(features, conv.weight[:, :n], conv.bias, 1, conv.padding)
+            y = y.add_(factored_layout_conv(conv.weight[:, n:], None, conv.padding, *factors))
+            return self.net[1:](y)
         size = features.shape[-2:]
         layout = resize_layout(layout, size)
         return self.net(torch.cat([features, layout], dim=1))
@@ -138,6 +147,53 @@ def match_memory_format(layout: Tensor, weight: Tensor) -> Tensor:
             weight.is_contiguous(memory_format=torch.channels_last):
         return layout.contiguous(memory_format=torch.channels_last)
     return layout
+
+
+LayoutFactors = tuple[Tensor, Tensor, Tensor | None]
+
+
+def layout_pyramid(layout: Tensor, levels: int) -> list[Tensor]:
+    """``[B, C, H, W]`` maps at ``H / 2^k`` for ``k = levels - 1 .. 0`` (smallest first), each
+    average-pooled from the next larger one."""
+    h, w = layout.shape[-2:]
+    out = [layout]
+    for k in range(1, levels):
+        out.append(resize_layout(out[-1], (h >> k, w >> k)))
+    return out[::-1]
+
+
+def factored_layout_conv(
+    weight: Tensor, bias: Tensor | None, padding: Any, features: Tensor, masks: Tensor,
+    noise: Tensor | None,
+) -> Tensor:
+    """Stride-1 ``conv2d(cat([einsum("bkd,bkhw->bdhw", features, masks), noise]), weight, bias)``.
+
+    By linearity the object channels' convolution is a sum over each image's objects of its
+    mask convolved with the kernel ``weight[:, :D] . f_o``: one matrix product per image of the
+    unfolded ``K`` masks with the ``K`` per-object kernels (``K`` input channels instead of
+    ``D``); the noise channels go through the convolution as they are.
+    """
+    out_ch, _, kh, kw = weight.shape
+    b, k, h, w = masks.shape
+    d = features.shape[-1]
+    out = None
+    if k > 0:
+        kernels = torch.einsum("bkd,odq->bkqo", features, weight[:, :d].reshape(out_ch, d, kh * kw))
+        cols = F.unfold(masks, (kh, kw), padding=padding)  # [B, K * kh * kw, h * w]
+        out = torch.bmm(cols.transpose(1, 2), kernels.reshape(b, k * kh * kw, out_ch))
+        out = out.view(b, h, w, out_ch).permute(0, 3, 1, 2)
+    if noise is not None and noise.shape[1] > 0:
+        y = F.conv2d(noise, weight[:, d:], bias, 1, padding)
+        return y if out is None else y.add_(out)
+    if out is None:
+        out = masks.new_zeros(b, out_ch, h, w)
+    return out if bias is None else out + bias.view(1, out_ch, 1, 1)
+
+
+def use_factors(factors: LayoutFactors | None, layout: Tensor) -> bool:
+    """Whether a fused decoder convolves the factors: given, and the unfolded masks (``9 K``
+    values per pixel) no larger than the ``C``-channel layout."""
+    return factors is not None and 9 * factors[1].shape[1] <= layout.shape[1]
 
 
 class CRNDecoder(nn.Module):
@@ -205,6 +261,13 @@ class CRNDecoder(nn.Module):
         )
         self.reset_parameters()
 
+    fused: bool = False
+
+    def set_fused(self, fused: bool = True) -> CRNDecoder:
+        """Turn the fused layout path on or off (see :meth:`forward`); returns ``self``."""
+        self.fused = bool(fused)
+        return self
+
     def reset_parameters(self) -> None:
         """Reset every module and the output convolutions."""
         for m in self.refinement:
@@ -214,8 +277,15 @@ class CRNDecoder(nn.Module):
                 nn.init.kaiming_normal_(m.weight, a=0.2)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, layout: Tensor) -> Tensor:
-        """Decode ``layout`` into an image."""
+    def forward(self, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Decode ``layout`` into an image.
+
+        With :attr:`fused` set (:meth:`set_fused`) the layout is resized once per resolution, each
+        level pooled from the next larger one, and, given its factors ``(features [B, K, D],
+        masks [B, K, H, W], noise [B, C - D, H, W] or None)`` with ``layout = cat([einsum(
+        "bkd,bkhw->bdhw", features, masks), noise])`` and ``9 K <= C``, the modules' first
+        convolutions work on the factors (:func:`factored_layout_conv`); equal up to rounding.
+        """
         if layout.dim() != 4 or layout.shape[1] != self.layout_channels:
             raise ValueError(
                 f"layout must have shape [B, {self.layout_channels}, H, W], "
@@ -229,10 +299,20 @@ class CRNDecoder(nn.Module):
                 f"got {h}x{w}"
             )
         layout = match_memory_format(layout, self.output[0].weight)
+        n = len(self.refinement)
+        levels: list = [None] * n
+        layouts = [layout] * n
+        if self.fused and use_factors(factors, layout):
+            obj, masks, noise = factors  # type: ignore[misc]
+            noise_at = layout_pyramid(match_memory_format(noise, self.output[0].weight), n) \
+                if noise is not None else [None] * n
+            levels = [(obj, m, z) for m, z in zip(layout_pyramid(masks, n), noise_at)]
+        elif self.fused:
+            layouts = layout_pyramid(layout, n)
         feats = layout.new_zeros(b, 1, h // factor, w // factor)
-        for module in self.refinement:
+        for module, lay, level in zip(self.refinement, layouts, levels):
             feats = F.interpolate(feats, scale_factor=2.0, mode="nearest")
-            feats = module(layout, feats)
+            feats = module(lay, feats, level)
         out = self.output(feats)
         if self.output_activation == "sigmoid":
             out = torch.sigmoid(out)

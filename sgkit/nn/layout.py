@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-__all__ = ["boxes_to_layout", "masks_to_layout", "boxes_to_grid"]
+__all__ = ["boxes_to_grid", "boxes_to_layout", "masks_to_layout", "masks_to_layout_factors"]
 
 
 def _check_size(H: int, W: Optional[int]) -> int:
@@ -185,3 +185,40 @@ def boxes_to_layout(
         raise ValueError(f"mask_size must be a positive int, got mask_size={mask_size!r}")
     ones = features.new_ones(1, mask_size, mask_size).expand(features.size(0), -1, -1)
     return masks_to_layout(features, boxes, ones, batch, num_images, H, W)
+
+
+def masks_to_layout_factors(
+    features: Tensor,
+    boxes: Tensor,
+    masks: Tensor | None,
+    batch: Tensor,
+    num_images: int,
+    H: int,
+    W: int | None = None,
+    mask_size: int = 16,
+) -> tuple[Tensor, Tensor]:
+    """The two factors of :func:`masks_to_layout` (``masks=None``: :func:`boxes_to_layout`).
+
+    Returns:
+        ``(features [B, K, D], masks [B, K, H, W])``: each image's object vectors and warped
+        masks, padded with zeros to the largest object count ``K``; the layout is
+        ``einsum("bkd,bkhw->bdhw", features, masks)``, computed as :func:`masks_to_layout` does.
+    """
+    W = _check_size(H, W)
+    _check_objects(features, boxes, batch, num_images)
+    if masks is None:
+        masks = features.new_ones(1, mask_size, mask_size).expand(features.size(0), -1, -1)
+    if features.size(0) == 0:
+        return features.new_zeros(num_images, 0, features.size(1)), features.new_zeros(num_images, 0, H, W)
+    grid = boxes_to_grid(boxes.to(features.dtype), H, W)
+    sampled = F.grid_sample(
+        masks.to(features.dtype).unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
+        align_corners=False,
+    ).squeeze(1)
+    batch = batch.long()
+    if bool((batch[1:] < batch[:-1]).any()):
+        order = torch.argsort(batch, stable=True)
+        batch, features, sampled = batch[order], features[order], sampled[order]
+    feat_dense, _ = to_dense_batch(features, batch, batch_size=num_images)
+    mask_dense, _ = to_dense_batch(sampled.reshape(-1, H * W), batch, batch_size=num_images)
+    return feat_dense, mask_dense.view(num_images, -1, H, W)

@@ -12,14 +12,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgkit.nn.crn import match_memory_format, resize_layout
+from sgkit.nn.crn import (
+    LayoutFactors,
+    factored_layout_conv,
+    layout_pyramid,
+    match_memory_format,
+    resize_layout,
+    use_factors,
+)
 
-__all__ = ["SPADE", "SPADEResBlock", "SPADEDecoder"]
+__all__ = ["SPADE", "SPADEDecoder", "SPADEResBlock"]
 
 
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _factored_conv(conv: nn.Conv2d, features: Tensor, masks: Tensor, noise: Tensor | None) -> Tensor:
+    """``conv`` of a layout given as its factors (:func:`sgkit.nn.crn.factored_layout_conv`)."""
+    return factored_layout_conv(conv.weight, conv.bias, conv.padding, features, masks, noise)
 
 
 class SPADE(nn.Module):
@@ -31,6 +43,10 @@ class SPADE(nn.Module):
 
     where :math:`\mu, \sigma` are batch (or instance) statistics without affine parameters.
 
+    With :attr:`fused` set, the ``+1`` is folded into the bias of the :math:`\gamma`
+    convolution, :math:`\beta` is added in place, and the ReLU is applied in place (the same
+    maths, equal up to rounding).
+
     Args:
         norm_channels: channels of the normalised activation ``h``.
         label_channels: channels of the layout ``L``.
@@ -41,6 +57,8 @@ class SPADE(nn.Module):
         - x: ``[B, norm_channels, h, w]``; layout: ``[B, label_channels, H, W]`` (any size).
         - output: ``[B, norm_channels, h, w]``.
     """
+
+    fused: bool = False
 
     def __init__(
         self,
@@ -79,9 +97,19 @@ class SPADE(nn.Module):
         if hasattr(self.norm, "reset_running_stats") and self.norm.track_running_stats:
             self.norm.reset_running_stats()
 
-    def forward(self, x: Tensor, layout: Tensor) -> Tensor:
-        """Normalise ``x`` and modulate it by the layout."""
+    def forward(self, x: Tensor, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Normalise ``x`` and modulate it by the layout (with :attr:`fused`, ``factors`` may
+        give the layout at ``x``'s resolution factored as ``(features, masks, noise)``)."""
         normalized = self.norm(x)
+        if self.fused:
+            if factors is None:
+                shared = self.shared[0](resize_layout(layout, x.shape[-2:]))
+            else:
+                shared = _factored_conv(self.shared[0], *factors)
+            actv = F.relu(shared, inplace=True)
+            g = self.gamma
+            scale = F.conv2d(actv, g.weight, g.bias + 1, g.stride, g.padding)
+            return torch.mul(normalized, scale).add_(self.beta(actv))
         actv = self.shared(resize_layout(layout, x.shape[-2:]))
         return normalized * (1 + self.gamma(actv)) + self.beta(actv)
 
@@ -100,6 +128,7 @@ class SPADEResBlock(nn.Module):
 
     with leaky ReLU :math:`\sigma` and a learned :math:`1\times1` shortcut
     :math:`s(h) = W_s * \mathrm{SPADE}(h, L)` when the channel count changes (else identity).
+    With :attr:`fused` set, the leaky ReLUs and the residual sum work in place (same values).
 
     Args:
         in_channels: input channels.
@@ -113,6 +142,8 @@ class SPADEResBlock(nn.Module):
         - x: ``[B, in_channels, h, w]``; layout: ``[B, label_channels, H, W]``.
         - output: ``[B, out_channels, h, w]``.
     """
+
+    fused: bool = False
 
     def __init__(
         self,
@@ -151,12 +182,12 @@ class SPADEResBlock(nn.Module):
             if norm is not None:
                 norm.reset_parameters()
 
-    def forward(self, x: Tensor, layout: Tensor) -> Tensor:
-        """Apply the block."""
-        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), 0.2))
-        return shortcut + dx
+    def forward(self, x: Tensor, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Apply the block (``factors``: see :meth:`SPADE.forward`)."""
+        shortcut = self.conv_s(self.norm_s(x, layout, factors)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout, factors), 0.2, inplace=self.fused))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout, factors), 0.2, inplace=self.fused))
+        return dx.add_(shortcut) if self.fused else shortcut + dx
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, out_channels={self.out_channels}"
@@ -175,6 +206,13 @@ class SPADEDecoder(nn.Module):
         x = \mathrm{sigmoid}(W_o * \sigma(W_h * h_K))
 
     Thesis sizes: ``dims=(1024, 512, 256, 128, 64)`` for ``64 x 64`` images.
+
+    :meth:`set_fused` (off by default) resizes the layout once per resolution, each level
+    average-pooled from the next larger one, and hands every block the layout at its
+    resolution (instead of each SPADE layer pooling the full layout), and makes every SPADE
+    layer use its fused modulation; :meth:`forward` may then take the layout's factors (object
+    vectors and masks) so that the SPADE layers' first convolutions work on the masks with
+    per-object kernels: the same maths, equal up to rounding.
 
     Args:
         layout_channels: layout channels ``C``.
@@ -229,6 +267,16 @@ class SPADEDecoder(nn.Module):
         )
         self.reset_parameters()
 
+    fused: bool = False
+
+    def set_fused(self, fused: bool = True) -> SPADEDecoder:
+        """Turn the fused layout resizing and SPADE modulation on or off; returns ``self``."""
+        self.fused = bool(fused)
+        for m in self.modules():
+            if isinstance(m, (SPADE, SPADEResBlock)):
+                m.fused = self.fused
+        return self
+
     def reset_parameters(self) -> None:
         """Reset every block and the output convolutions."""
         for block in self.blocks:
@@ -237,8 +285,15 @@ class SPADEDecoder(nn.Module):
             if isinstance(m, nn.Conv2d):
                 m.reset_parameters()
 
-    def forward(self, layout: Tensor) -> Tensor:
-        """Decode ``layout`` into an image."""
+    def forward(self, layout: Tensor, factors: LayoutFactors | None = None) -> Tensor:
+        """Decode ``layout`` into an image.
+
+        ``factors`` (used only when :attr:`fused` is set): the layout as ``(features [B, K, D],
+        masks [B, K, H, W], noise [B, C - D, H, W] or None)`` with ``layout = cat([einsum(
+        "bkd,bkhw->bdhw", features, masks), noise])``; when the unfolded masks are no larger
+        than the layout (``9 K <= C``) the SPADE layers convolve the masks with per-object
+        kernels instead of the ``C``-channel layout (equal up to rounding).
+        """
         if layout.dim() != 4 or layout.shape[1] != self.layout_channels:
             raise ValueError(
                 f"layout must have shape [B, {self.layout_channels}, H, W], "
@@ -252,11 +307,23 @@ class SPADEDecoder(nn.Module):
                 f"got {h}x{w}"
             )
         layout = match_memory_format(layout, self.output[0].weight)
-        x = resize_layout(layout, (h // factor, w // factor))
+        levels: list = [None] * len(self.blocks)
+        n = len(self.blocks)
+        if self.fused and use_factors(factors, layout):
+            feats, masks, noise = factors  # type: ignore[misc]
+            noise_at = layout_pyramid(match_memory_format(noise, self.output[0].weight), n) \
+                if noise is not None else [None] * n
+            levels = [(feats, m, z) for m, z in zip(layout_pyramid(masks, n), noise_at)]
+            layouts = [layout] * n
+        elif self.fused:
+            layouts = layout_pyramid(layout, n)
+        else:
+            layouts = [layout] * len(self.blocks)
+        x = resize_layout(layouts[0], (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = block(x, layout)
+            x = block(x, layouts[i], levels[i])
         out = self.output(F.leaky_relu(x, 0.2))
         if self.output_activation == "sigmoid":
             out = torch.sigmoid(out)

@@ -79,3 +79,41 @@ def test_layout_follows_channels_last_weights_with_the_same_output() -> None:
     moved = match_memory_format(layout, dec.output[0].weight)
     assert moved.is_contiguous(memory_format=torch.channels_last) and torch.equal(moved, layout)
     torch.testing.assert_close(dec(layout), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("d", "noise_channels"), [(30, 2), (4, 2)])
+def test_crn_decoder_fused_path_equals_the_default(d: int, noise_channels: int, monkeypatch) -> None:
+    """set_fused: the layout pooled once per level and, given its factors with 9 K <= C, the
+    modules' first convolutions on the factors; outputs and gradients equal the default path."""
+    import sgkit.nn.crn as crn_module
+    from sgkit.nn.layout import masks_to_layout, masks_to_layout_factors
+
+    calls = []
+    real_conv = crn_module.factored_layout_conv
+    monkeypatch.setattr(crn_module, "factored_layout_conv", lambda *a: calls.append(1) or real_conv(*a))
+    g = torch.Generator().manual_seed(0)
+    n_img = 3
+    batch = torch.tensor([2, 0, 0, 2, 2, 0])
+    xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
+    boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
+    feats = torch.randn(6, d, generator=g, dtype=torch.float64)
+    masks = torch.rand(6, 5, 5, generator=g, dtype=torch.float64)
+    noise = torch.randn(n_img, noise_channels, 16, 16, generator=g, dtype=torch.float64)
+    torch.manual_seed(0)
+    ref = CRNDecoder(d + noise_channels, dims=(8, 6, 4)).double().train()
+    fused = CRNDecoder(d + noise_channels, dims=(8, 6, 4)).double().train()
+    fused.load_state_dict(ref.state_dict())
+    assert fused.set_fused() is fused and fused.fused
+    results = []
+    for model, factored in ((ref, False), (fused, True), (fused, False)):
+        f, m = feats.clone().requires_grad_(True), masks.clone().requires_grad_(True)
+        layout = torch.cat([masks_to_layout(f, boxes, m, batch, n_img, 16), noise], 1)
+        factors = masks_to_layout_factors(f, boxes, m, batch, n_img, 16) + (noise,) if factored else None
+        model.zero_grad()
+        out = model(layout, factors=factors)
+        (out * torch.linspace(0, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        results.append([out.detach(), f.grad, m.grad] + [p.grad.clone() for p in model.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+    assert len(calls) == (3 if 9 * 3 <= d + noise_channels else 0)  # K = 3, one call per module

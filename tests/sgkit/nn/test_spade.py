@@ -59,3 +59,73 @@ def test_spade_decoder_shapes_and_errors() -> None:
         SPADE(3, 3, param_free_norm="group")
     with pytest.raises(ValueError, match="output_activation"):
         SPADEDecoder(3, dims=(4,), output_activation="tanh")
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_spade_decoder_fused_path_equals_the_default(norm: str) -> None:
+    """set_fused: layout pooled once per level, fused modulation, in-place activations; same
+    outputs, parameter and layout gradients, running statistics (float64)."""
+    torch.manual_seed(0)
+    ref = SPADEDecoder(5, dims=(8, 6, 4), hidden_channels=3, param_free_norm=norm).double().train()
+    fused = SPADEDecoder(5, dims=(8, 6, 4), hidden_channels=3, param_free_norm=norm).double().train()
+    fused.load_state_dict(ref.state_dict())
+    assert fused.set_fused() is fused and fused.fused and fused.blocks[0].norm_0.fused
+    layout = torch.rand(3, 5, 16, 16, dtype=torch.float64)
+    outs, grads = [], []
+    for model in (ref, fused):
+        lay = layout.clone().requires_grad_(True)
+        out = model(lay)
+        (out * torch.linspace(0, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        outs.append(out.detach())
+        grads.append([lay.grad] + [p.grad for p in model.parameters()])
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+    for a, b in zip(grads[0], grads[1]):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+    for (name, a), b in zip(ref.state_dict().items(), fused.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12, msg=name)
+    fused.set_fused(False)
+    assert not fused.fused and not fused.blocks[0].norm_0.fused and not fused.blocks[0].fused
+    ref.eval()
+    fused.eval()
+    torch.testing.assert_close(fused.set_fused()(layout), ref(layout), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("d", "noise_channels"), [(30, 0), (30, 2), (4, 2)])
+def test_spade_decoder_factored_layout_equals_the_dense_layout(d: int, noise_channels: int, monkeypatch) -> None:
+    """Fused decoder given the layout's factors (per-object kernels on the masks when 9 K <= C,
+    else the dense layout) equals the default decoder on the dense layout: outputs and gradients
+    w.r.t. features, masks, weights."""
+    import sgkit.nn.spade as spade_module
+    from sgkit.nn.layout import masks_to_layout, masks_to_layout_factors
+
+    calls = []
+    factored_conv = spade_module._factored_conv
+    monkeypatch.setattr(spade_module, "_factored_conv", lambda *a: calls.append(1) or factored_conv(*a))
+    g = torch.Generator().manual_seed(0)
+    n_img = 3
+    batch = torch.tensor([2, 0, 0, 2, 2, 0])  # unsorted; image 1 has no objects
+    xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
+    boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
+    feats = torch.randn(6, d, generator=g, dtype=torch.float64)
+    masks = torch.rand(6, 5, 5, generator=g, dtype=torch.float64)
+    noise = torch.randn(n_img, noise_channels, 16, 16, generator=g, dtype=torch.float64)
+    torch.manual_seed(0)
+    ref = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train()
+    fused = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train().set_fused()
+    fused.load_state_dict(ref.state_dict())
+    results = []
+    for model, factored in ((ref, False), (fused, True)):
+        f, m = feats.clone().requires_grad_(True), masks.clone().requires_grad_(True)
+        layout = torch.cat([masks_to_layout(f, boxes, m, batch, n_img, 16), noise], 1)
+        factors = None
+        if factored:
+            fd, md = masks_to_layout_factors(f, boxes, m, batch, n_img, 16)
+            assert fd.shape == (n_img, 3, d) and md.shape == (n_img, 3, 16, 16)
+            torch.testing.assert_close(torch.einsum("bkd,bkhw->bdhw", fd, md), layout[:, :d])
+            factors = (fd, md, noise if noise_channels else None)
+        out = model(layout, factors=factors)
+        (out * torch.linspace(0, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        results.append([out.detach(), f.grad, m.grad] + [p.grad for p in model.parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+    assert bool(calls) == (9 * 3 <= d + noise_channels)  # K = 3 objects in the fullest image
