@@ -82,7 +82,7 @@ def test_layout_follows_channels_last_weights_with_the_same_output() -> None:
 
 
 @pytest.mark.parametrize(("d", "noise_channels"), [(30, 2), (4, 2)])
-def test_crn_decoder_fused_path_equals_the_default(d: int, noise_channels: int, monkeypatch) -> None:
+def test_crn_decoder_fused_path_equals_the_default(d: int, noise_channels: int, monkeypatch, layout_objects) -> None:
     """set_fused: the layout pooled once per level and, given its factors with 9 K <= C, the
     modules' first convolutions on the factors; outputs and gradients equal the default path."""
     import sgkit.nn.crn as crn_module
@@ -91,14 +91,8 @@ def test_crn_decoder_fused_path_equals_the_default(d: int, noise_channels: int, 
     calls = []
     real_conv = crn_module.factored_layout_conv
     monkeypatch.setattr(crn_module, "factored_layout_conv", lambda *a: calls.append(1) or real_conv(*a))
-    g = torch.Generator().manual_seed(0)
     n_img = 3
-    batch = torch.tensor([2, 0, 0, 2, 2, 0])
-    xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
-    boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
-    feats = torch.randn(6, d, generator=g, dtype=torch.float64)
-    masks = torch.rand(6, 5, 5, generator=g, dtype=torch.float64)
-    noise = torch.randn(n_img, noise_channels, 16, 16, generator=g, dtype=torch.float64)
+    batch, boxes, feats, masks, noise = layout_objects(d, noise_channels)
     torch.manual_seed(0)
     ref = CRNDecoder(d + noise_channels, dims=(8, 6, 4)).double().train()
     fused = CRNDecoder(d + noise_channels, dims=(8, 6, 4)).double().train()

@@ -91,7 +91,7 @@ def test_spade_decoder_fused_path_equals_the_default(norm: str) -> None:
 
 
 @pytest.mark.parametrize(("d", "noise_channels"), [(30, 0), (30, 2), (4, 2)])
-def test_spade_decoder_factored_layout_equals_the_dense_layout(d: int, noise_channels: int, monkeypatch) -> None:
+def test_spade_decoder_factored_layout_equals_the_dense_layout(d: int, noise_channels: int, monkeypatch, layout_objects) -> None:
     """Fused decoder given the layout's factors (per-object kernels on the masks when 9 K <= C,
     else the dense layout) equals the default decoder on the dense layout: outputs and gradients
     w.r.t. features, masks, weights."""
@@ -101,14 +101,8 @@ def test_spade_decoder_factored_layout_equals_the_dense_layout(d: int, noise_cha
     calls = []
     factored_conv = spade_module._factored_conv
     monkeypatch.setattr(spade_module, "_factored_conv", lambda *a: calls.append(1) or factored_conv(*a))
-    g = torch.Generator().manual_seed(0)
     n_img = 3
-    batch = torch.tensor([2, 0, 0, 2, 2, 0])  # unsorted; image 1 has no objects
-    xy = torch.rand(6, 2, generator=g, dtype=torch.float64) * 0.6
-    boxes = torch.cat([xy, xy + 0.2 + 0.2 * torch.rand(6, 2, generator=g, dtype=torch.float64)], 1)
-    feats = torch.randn(6, d, generator=g, dtype=torch.float64)
-    masks = torch.rand(6, 5, 5, generator=g, dtype=torch.float64)
-    noise = torch.randn(n_img, noise_channels, 16, 16, generator=g, dtype=torch.float64)
+    batch, boxes, feats, masks, noise = layout_objects(d, noise_channels)
     torch.manual_seed(0)
     ref = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train()
     fused = SPADEDecoder(d + noise_channels, dims=(8, 6, 4), hidden_channels=3).double().train().set_fused()
