@@ -166,8 +166,9 @@ def packed_gru(gru: nn.GRU, data: Tensor, h0: Tensor | None, layout: PackedLayou
         )
         # the reset and update parts of b_hh add to the input projection like b_ih
         gi = Fn.linear(data, w_ih, torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H :]]))
-        h = data.new_zeros(sizes[0], H) if h0 is None else h0[layer].index_select(0, layout.order[: sizes[0]])
-        data = _PackedGRULayer.apply(gi, h, w_hh, b_hh[2 * H :], sizes)
+        h = gi.new_zeros(sizes[0], H) if h0 is None else h0[layer].index_select(0, layout.order[: sizes[0]])
+        # the recurrence runs in the projection's dtype (under autocast: the autocast dtype)
+        data = _PackedGRULayer.apply(gi, h.to(gi.dtype), w_hh.to(gi.dtype), b_hh[2 * H :].to(gi.dtype), sizes)
         finals.append(data.index_select(0, layout.last))
         if gru.dropout and gru.training and layer < gru.num_layers - 1:
             data = Fn.dropout(data, gru.dropout, True)

@@ -65,3 +65,21 @@ def test_layout_last_step_positions() -> None:
     x = torch.arange(9.0).view(3, 3, 1)  # x[b, t] = 3 b + t
     last_values = layout.pack(x)[layout.last, 0]
     assert last_values.tolist() == [1.0, 5.0, 6.0]
+
+
+def test_packed_gru_under_bf16_autocast_follows_float32() -> None:
+    """Under CPU autocast the recurrence runs in bfloat16 and stays close to the float32 result."""
+    torch.manual_seed(2)
+    gru = nn.GRU(6, 8, num_layers=2)
+    lengths = torch.tensor([4, 2, 3])
+    layout = PackedLayout.from_lengths(lengths, 4)
+    x = layout.pack(torch.randn(3, 4, 6))
+    h0 = torch.randn(2, 3, 8)
+    ref, ref_h = packed_gru(gru, x, h0, layout)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, h = packed_gru(gru, x, h0, layout)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=0)
+    torch.testing.assert_close(h.float(), ref_h, atol=3e-2, rtol=0)
+    out.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in gru.parameters())
