@@ -22,7 +22,7 @@ def _loaded_after(code: str) -> set[str]:
 def test_medkit_loads_no_other_kit_and_no_pyg() -> None:
     mods = _loaded_after("import medkit\nfor s in medkit.__all__: getattr(medkit, s)")
     assert not {m for m in mods if m.split(".")[0] in ("sgkit", "torch_geometric")}
-    assert {m for m in mods if m.startswith("fedkit")} <= {"fedkit", "fedkit.aggregation", "fedkit.validation"}
+    assert {m for m in mods if m.startswith("fedkit")} <= {"fedkit", "fedkit.aggregation", "fedkit.flat_params", "fedkit.validation"}
 
 
 def test_fedkit_loads_no_other_kit() -> None:
