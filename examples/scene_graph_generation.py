@@ -45,6 +45,7 @@ import json
 import os
 from typing import Any
 
+import torch
 from sgkit.demo import STAGES, DemoConfig, Stage, run, stage_data, stage_sample, stage_train
 
 ORDERINGS = ("bfs", "hierarchical", "random")
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         data_stage = real_data_stage(args.vg, args.coco)
         cfg = dataclasses.replace(cfg, model_kwargs=dict(cfg.model_kwargs, max_nodes=25))
         stages = [("data", data_stage)] + [st for st in STAGES if st[0] not in ("data", "images")]
+    torch.set_num_threads(max(1, cfg.threads))
     results = run(cfg, stages=stages)
     if orderings:
         results["orderings"] = ordering_table(cfg, results, orderings, data_stage)

@@ -33,7 +33,9 @@ class DemoConfig:
             class defaults).
         corruption_levels: fractions of corrupted node/edge labels for the anomaly detection.
         ordering: node ordering used for training and NLL.
-        threads: torch intra-op threads (1 avoids over-subscription on shared machines).
+        threads: torch intra-op threads that ``python -m sgkit.demo`` and the examples set before
+            :func:`~sgkit.demo.run` (which leaves torch's setting alone); 1 avoids over-subscription
+            on shared machines.
         progress: show tqdm progress bars.
         image_scenes: training scenes (with images) of the short SG2Im image-generation stage.
         image_steps: SG2Im training steps (0 skips the image stage).

@@ -49,7 +49,6 @@ def demo_stage(
     time_budget: float | None = 90.0,
     seed: int = 0,
     progress: bool = True,
-    num_threads: int | None = None,
     layout_steps: int = 1000,
     layout_graphs: Sequence[HeteroData] | None = None,
 ) -> dict[str, Any]:
@@ -74,9 +73,6 @@ def demo_stage(
         time_budget: stop training after this many seconds.
         seed: random seed.
         progress: show progress bars.
-        num_threads: torch CPU threads during the stage (restored afterwards); 1 is much faster
-            than several on a shared machine for these small models. ``None`` (default) keeps
-            the setting.
         layout_steps: layout pre-training steps (0: none, SG2Im as published).
         layout_graphs: graphs with boxes (no images needed) for the layout pre-training;
             default: the training scenes, plus, when ``train_scenes`` is a
@@ -88,16 +84,10 @@ def demo_stage(
         ``box_l1_median_box`` (the L1 of always predicting the median training box),
         ``seconds`` (both phases) and ``files``.
     """
-    old_threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
-        return _demo_stage(train_scenes, out_dir, graphs_for_generation, steps=steps,
-                           decoder=decoder, batch_size=batch_size, test_scenes=test_scenes,
-                           time_budget=time_budget, seed=seed, progress=progress,
-                           layout_steps=layout_steps, layout_graphs=layout_graphs)
-    finally:
-        torch.set_num_threads(old_threads)
+    return _demo_stage(train_scenes, out_dir, graphs_for_generation, steps=steps,
+                       decoder=decoder, batch_size=batch_size, test_scenes=test_scenes,
+                       time_budget=time_budget, seed=seed, progress=progress,
+                       layout_steps=layout_steps, layout_graphs=layout_graphs)
 
 
 def _demo_stage(
@@ -211,7 +201,6 @@ def stage_images(cfg: DemoConfig, ctx: dict[str, Any]) -> None:
         layout_graphs=layout_graphs,
         seed=cfg.seed,
         progress=cfg.progress,
-        num_threads=None,
     )
     ctx["results"]["sg2im"] = {k: v for k, v in res.items() if isinstance(v, (int, float, str))}
     for title, name in (
