@@ -307,8 +307,8 @@ class SPADEDecoder(nn.Module):
                 f"got {h}x{w}"
             )
         layout = match_memory_format(layout, self.output[0].weight)
-        levels: list = [None] * len(self.blocks)
         n = len(self.blocks)
+        levels: list[LayoutFactors | None] = [None] * n
         if self.fused and use_factors(factors, layout):
             feats, masks, noise = factors  # type: ignore[misc]
             noise_at = layout_pyramid(match_memory_format(noise, self.output[0].weight), n) \
@@ -318,7 +318,7 @@ class SPADEDecoder(nn.Module):
         elif self.fused:
             layouts = layout_pyramid(layout, n)
         else:
-            layouts = [layout] * len(self.blocks)
+            layouts = [layout] * n
         x = resize_layout(layouts[0], (h // factor, w // factor))
         for i, block in enumerate(self.blocks):
             if i > 0:
