@@ -75,6 +75,27 @@ def _check_objects(features: Tensor, boxes: Tensor, batch: Tensor, num_images: i
         )
 
 
+def _warp_masks(features: Tensor, boxes: Tensor, masks: Tensor, H: int, W: int) -> Tensor:
+    """``[O, H, W]``: each box-relative mask warped bilinearly into its box (zero outside)."""
+    grid = boxes_to_grid(boxes.to(features.dtype), H, W)
+    return F.grid_sample(
+        masks.to(features.dtype).unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
+        align_corners=False,
+    ).squeeze(1)
+
+
+def _dense_factors(features: Tensor, sampled: Tensor, batch: Tensor, num_images: int) -> tuple[Tensor, Tensor]:
+    """Objects grouped per image: ``features [B, K, D]`` and ``sampled [B, K, H * W]`` padded
+    with zeros to the largest object count ``K`` (``batch`` need not be sorted)."""
+    batch = batch.long()
+    if bool((batch[1:] < batch[:-1]).any()):
+        order = torch.argsort(batch, stable=True)
+        batch, features, sampled = batch[order], features[order], sampled[order]
+    feat_dense, _ = to_dense_batch(features, batch, batch_size=num_images)
+    mask_dense, _ = to_dense_batch(sampled.flatten(1), batch, batch_size=num_images)
+    return feat_dense, mask_dense
+
+
 def _place(
     features: Tensor,
     sampled: Tensor,
@@ -91,12 +112,7 @@ def _place(
     D = features.size(1)
     if features.size(0) == 0:
         return features.new_zeros(num_images, D, H, W)
-    batch = batch.long()
-    if bool((batch[1:] < batch[:-1]).any()):
-        order = torch.argsort(batch, stable=True)
-        batch, features, sampled = batch[order], features[order], sampled[order]
-    feat_dense, _ = to_dense_batch(features, batch, batch_size=num_images)  # [B, Omax, D]
-    mask_dense, _ = to_dense_batch(sampled.reshape(-1, H * W), batch, batch_size=num_images)
+    feat_dense, mask_dense = _dense_factors(features, sampled, batch, num_images)
     layout = torch.bmm(feat_dense.transpose(1, 2), mask_dense)  # [B, D, H*W]
     return layout.view(num_images, D, H, W)
 
@@ -145,12 +161,7 @@ def masks_to_layout(
         )
     if features.size(0) == 0:
         return features.new_zeros(num_images, features.size(1), H, W)
-    grid = boxes_to_grid(boxes.to(features.dtype), H, W)
-    sampled = F.grid_sample(
-        masks.to(features.dtype).unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
-        align_corners=False,
-    ).squeeze(1)  # [O, H, W]
-    return _place(features, sampled, batch, num_images, H, W)
+    return _place(features, _warp_masks(features, boxes, masks, H, W), batch, num_images, H, W)
 
 
 def boxes_to_layout(
@@ -210,15 +221,6 @@ def masks_to_layout_factors(
         masks = features.new_ones(1, mask_size, mask_size).expand(features.size(0), -1, -1)
     if features.size(0) == 0:
         return features.new_zeros(num_images, 0, features.size(1)), features.new_zeros(num_images, 0, H, W)
-    grid = boxes_to_grid(boxes.to(features.dtype), H, W)
-    sampled = F.grid_sample(
-        masks.to(features.dtype).unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
-        align_corners=False,
-    ).squeeze(1)
-    batch = batch.long()
-    if bool((batch[1:] < batch[:-1]).any()):
-        order = torch.argsort(batch, stable=True)
-        batch, features, sampled = batch[order], features[order], sampled[order]
-    feat_dense, _ = to_dense_batch(features, batch, batch_size=num_images)
-    mask_dense, _ = to_dense_batch(sampled.reshape(-1, H * W), batch, batch_size=num_images)
+    sampled = _warp_masks(features, boxes, masks, H, W)
+    feat_dense, mask_dense = _dense_factors(features, sampled, batch, num_images)
     return feat_dense, mask_dense.view(num_images, -1, H, W)
